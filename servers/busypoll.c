@@ -1,0 +1,79 @@
+/* busypoll.c - echo server that asks every socket "are you ready?" on every pass.
+ *
+ * What it shows: the loop seed 000 starts from. All sockets are non-blocking and there is no wait
+ * syscall at all: each pass tries accept() until EAGAIN, then read() on every connection (and write() on
+ * those with output pending). With N connections of which M have data, a pass makes N reads, N-M of
+ * which return EAGAIN: wasted syscalls (counted in read_eagain), and a whole core burnt even when
+ * nobody sends anything. Latency is good, since nothing ever sleeps; everything else is the bill.
+ *
+ * Signals cannot interrupt a wait that does not exist, so the handlers set flags that
+ * server_running() checks every pass.
+ *
+ * Run: echo-busypoll --port 7000, then: nc 127.0.0.1 7000 (and watch top)
+ */
+#include "server.h"
+
+#include <errno.h>
+
+static struct server_config cfg = {.name = "busypoll"};
+static struct conn **conns; /* dense: a closed connection's slot is taken by the last one */
+static size_t nconns, cap_conns;
+
+/* Until EAGAIN, which is what almost every pass gets: the price of not waiting. */
+static void accept_all(struct listener *lis)
+{
+	for (;;) {
+		int fd = listener_accept(lis, false);
+		if (fd < 0) {
+			if (errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
+		if (!c)
+			continue;
+		if (nconns == cap_conns) {
+			cap_conns = cap_conns * 2 + 64;
+			if (!(conns = realloc(conns, cap_conns * sizeof *conns)))
+				server_fatal(&cfg, "realloc");
+		}
+		conns[nconns++] = c;
+	}
+}
+
+/* Try everything the connection could want; the socket answers EAGAIN where there is nothing. */
+static bool serve(struct conn *c)
+{
+	enum conn_rc rc = CONN_MORE;
+	if (conn_wants_write(c))
+		rc = conn_on_writable(c);
+	if (rc != CONN_CLOSE && conn_wants_read(c))
+		rc = conn_on_readable(c);
+	return rc != CONN_CLOSE && !(c->eof && !conn_wants_write(c));
+}
+
+int main(int argc, char **argv)
+{
+	options_parse(&cfg, argc, argv, NULL);
+	cfg.variant = "default";
+	struct listener lis;
+	server_start(&cfg, SIGNALS_POLLED, false, &lis);
+
+	while (server_running()) {
+		STAT_ADD(loop_passes, 1);
+		accept_all(&lis);
+		for (size_t i = 0; i < nconns;) {
+			if (serve(conns[i])) {
+				i++;
+			} else {
+				conn_close(conns[i]);
+				conns[i] = conns[--nconns]; /* look at slot i again: it holds another now */
+			}
+		}
+	}
+	stats_write("final");
+	conn_close_all();
+	listener_close(&lis);
+	free(conns);
+	return 0;
+}

@@ -1,0 +1,62 @@
+/* conn.h - the echo connection every server shares: Read, Write and Flush, solved once.
+ *
+ * A connection owns one buffer of --buffer bytes. Bytes read from the socket are appended to it and
+ * written back; whatever the socket's send buffer does not take stays pending in buf[off, len).
+ * Invariant: output is pending exactly when the last write was short or hit EAGAIN, i.e. when the
+ * connection is waiting for the socket to become writable. So:
+ *   conn_wants_write(c)  output is pending: ask the loop for writability (EPOLLOUT, POLLOUT, ...);
+ *   conn_wants_read(c)   the peer has not shut down and there is room: stop reading once the pending
+ *                        output reaches the buffer size, so a client that never reads costs us at most
+ *                        one buffer (backpressure: its own writes then stall in the kernel).
+ * The loops only decide *when* to call conn_on_readable / conn_on_writable; what happens inside
+ * (short reads and writes, EAGAIN, half-close, resets) is the same for every server.
+ */
+#ifndef MUXBENCH_CONN_H
+#define MUXBENCH_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn {
+	struct conn *prev, *next; /* every open connection, so that conn_close_all() can find them */
+	int fd;
+	bool eof;	/* the peer shut down its side: flush what is pending, then close */
+	uint32_t cap;	/* buffer size = cap on pending output */
+	uint32_t off;	/* pending output is buf[off, len) */
+	uint32_t len;
+	uint32_t loop_state; /* free for the loop: interest currently armed, queue membership, ... */
+	size_t loop_slot;    /* free for the loop: the connection's index in its own arrays */
+	char buf[];
+};
+
+enum conn_rc {
+	CONN_AGAIN = 0,	 /* the syscall would block (or nothing more to do now): wait for readiness */
+	CONN_MORE = 1,	 /* made progress; the socket may have more */
+	CONN_CLOSE = -1, /* done (peer closed, reset or error): call conn_close() */
+};
+
+/* Takes ownership of a connected socket; counts it as open. NULL (and the fd closed) on ENOMEM. */
+struct conn *conn_new(int fd, uint32_t cap);
+/* Closes the socket, counts it, frees the connection. */
+void conn_close(struct conn *c);
+/* At exit: closes every connection still open (so that nothing leaks, and LeakSanitizer agrees). */
+void conn_close_all(void);
+
+/* Read once; if output was not already pending, write back at once (the common case: one read, one
+ * write per request). Returns CONN_AGAIN when the read found nothing, CONN_MORE after data. */
+enum conn_rc conn_on_readable(struct conn *c);
+/* Write the pending output once. CONN_MORE when it all went (the connection may read again). */
+enum conn_rc conn_on_writable(struct conn *c);
+
+static inline bool conn_wants_write(const struct conn *c)
+{
+	return c->off < c->len;
+}
+
+static inline bool conn_wants_read(const struct conn *c)
+{
+	return !c->eof && c->len - c->off < c->cap;
+}
+
+#endif

@@ -1,0 +1,158 @@
+/* listener.c - listen and accept (see listener.h for the failure modes handled here). */
+#include "listener.h"
+
+#include "stats.h"
+#include "sys.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Noreturn void fail(const struct server_config *cfg, const char *what)
+{
+	fprintf(stderr, "echo-%s: %s %s: %s\n", cfg->name, what, cfg->bind, strerror(errno));
+	exit(1);
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) ||
+	       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+void listener_open(struct listener *l, const struct server_config *cfg, bool blocking)
+{
+	/* Every connection is an fd: use all the process may have (the soft limit can be raised up
+	 * to the hard one without privileges). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the limit we end up with is still valid */
+	}
+
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai;
+	char port[8];
+	snprintf(port, sizeof port, "%u", (unsigned)cfg->port);
+	int rc = getaddrinfo(cfg->bind, port, &hints, &ai);
+	if (rc != 0) {
+		fprintf(stderr, "echo-%s: --bind '%s': not a numeric address (%s)\n", cfg->name, cfg->bind,
+			gai_strerror(rc));
+		exit(2);
+	}
+	l->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
+	if (l->fd < 0)
+		fail(cfg, "socket");
+	int one = 1;
+	if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+		fail(cfg, "setsockopt SO_REUSEADDR");
+	if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0)
+		fail(cfg, "bind");
+	if (!is_loopback(ai->ai_addr))
+		fprintf(stderr, "echo-%s: warning: listening on %s, not a loopback address: any host that "
+			"can reach it can use this server\n", cfg->name, cfg->bind);
+	freeaddrinfo(ai);
+	/* The kernel caps the backlog at net.core.somaxconn; ask for the most it will give. */
+	if (listen(l->fd, 65535) != 0)
+		fail(cfg, "listen");
+	l->spare = sys_open_devnull();
+	if (l->spare < 0)
+		fail(cfg, "open /dev/null for");
+	l->max_conns = cfg->max_conns;
+
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char host[INET6_ADDRSTRLEN], serv[8];
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv, sizeof serv,
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		fail(cfg, "getsockname");
+	printf(ss.ss_family == AF_INET6 ? "listening on [%s]:%s\n" : "listening on %s:%s\n", host, serv);
+	if (fflush(stdout) != 0)
+		fail(cfg, "write the ready line for");
+}
+
+/* An accept() that fails for lack of memory leaves the connection pending and the listener readable:
+ * retrying at once would spin. Pausing the whole loop for 10 ms is crude, and rare enough not to
+ * matter next to a spinning core. */
+static void back_off(void)
+{
+	nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+}
+
+/* Out of fds: give up the spare to accept the connection only to close it, so that it leaves the
+ * backlog and the listener stops being readable. */
+static int shed_at_emfile(struct listener *l)
+{
+	STAT_ADD(accept_emfile, 1);
+	if (l->spare < 0 && (l->spare = sys_open_devnull()) < 0) {
+		back_off(); /* not even the spare: nothing to do but not spin */
+		errno = EAGAIN;
+		return -1;
+	}
+	sys_close(l->spare);
+	int fd = sys_accept4(l->fd, SOCK_CLOEXEC);
+	if (fd >= 0)
+		sys_close(fd);
+	l->spare = sys_open_devnull();
+	errno = fd >= 0 ? ECONNABORTED : EAGAIN;
+	return -1;
+}
+
+int listener_accept(struct listener *l, bool blocking)
+{
+	int fd = sys_accept4(l->fd, SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK));
+	if (fd < 0) {
+		switch (errno) {
+		case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+		case EWOULDBLOCK:
+#endif
+			errno = EAGAIN;
+			return -1;
+		case ECONNABORTED:
+		case EPROTO: /* the client gave up before we accepted: nothing to do for it */
+			errno = ECONNABORTED;
+			return -1;
+		case EMFILE:
+		case ENFILE:
+			return shed_at_emfile(l);
+		default:
+			STAT_ADD(accept_errors, 1);
+			back_off();
+			return -1;
+		}
+	}
+	if (l->max_conns && atomic_load_explicit(&stats.conns, memory_order_relaxed) >= l->max_conns) {
+		STAT_ADD(rejected_max_conns, 1);
+		sys_close(fd);
+		errno = ECONNABORTED;
+		return -1;
+	}
+	int one = 1;
+	if (sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+		STAT_ADD(accept_errors, 1);
+		sys_close(fd);
+		errno = ECONNABORTED;
+		return -1;
+	}
+	return fd;
+}
+
+void listener_close(struct listener *l)
+{
+	sys_close(l->fd);
+	if (l->spare >= 0)
+		sys_close(l->spare);
+}

@@ -1,0 +1,33 @@
+/* listener.h - the listening socket and accept(), with the failure modes solved once:
+ *  - EMFILE/ENFILE: the pending connection would stay in the backlog and keep the listener readable,
+ *    so a loop would spin. We keep a spare fd: close it, accept, close the new connection, reopen
+ *    the spare. The client sees the connection closed; the refusal is counted (accept_emfile).
+ *  - --max-conns: a connection beyond the limit is accepted and closed at once, and counted.
+ *  - every accepted socket gets TCP_NODELAY, so a small echo is never held back by Nagle's algorithm.
+ */
+#ifndef MUXBENCH_LISTENER_H
+#define MUXBENCH_LISTENER_H
+
+#include "options.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct listener {
+	int fd;
+	int spare;	     /* /dev/null, given up to make room for one accept() at EMFILE */
+	uint64_t max_conns;  /* 0: no limit */
+};
+
+/* Binds and listens; the listener is non-blocking unless blocking is asked for. Exits 1 on failure.
+ * Prints the ready line 'listening on ADDR:PORT' on stdout. */
+void listener_open(struct listener *l, const struct server_config *cfg, bool blocking);
+
+/* Accepts one connection: its fd, non-blocking unless blocking is asked for. Otherwise -1 and errno:
+ * EAGAIN: nothing pending; ECONNABORTED: a connection was refused or gone (call again);
+ * anything else: a resource error (counted; wait for the next readiness). */
+int listener_accept(struct listener *l, bool blocking);
+
+void listener_close(struct listener *l);
+
+#endif

@@ -1,0 +1,36 @@
+/* options.h - the command line every server shares, parsed from one table.
+ *
+ * Common: --port, --bind, --stats, --buffer, --max-conns, --help. A server adds its own options
+ * (--edge, --iterative, ...) as a second table of the same shape. Any mistake is one line on stderr
+ * and exit status 2.
+ */
+#ifndef MUXBENCH_OPTIONS_H
+#define MUXBENCH_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct server_config {
+	const char *name;	/* "epoll": the executable is echo-<name> */
+	const char *variant;	/* "level", "edge", ...: set by the server after parsing */
+	const char *bind;
+	const char *stats_path; /* NULL: the final stats line goes to stderr */
+	uint64_t port;
+	uint64_t buffer;
+	uint64_t max_conns;	/* 0: as many as the fd limit allows */
+};
+
+enum opt_type { OPT_FLAG, OPT_STRING, OPT_COUNT, OPT_SIZE };
+
+struct server_option {
+	const char *name;
+	enum opt_type type;
+	void *target; /* bool *, const char **, uint64_t * */
+	uint64_t min, max;
+	const char *arg, *help;
+};
+
+/* Fills cfg with defaults, then from argv; extra may be NULL. Exits 0 on --help, 2 on a bad option. */
+void options_parse(struct server_config *cfg, int argc, char **argv, const struct server_option *extra);
+
+#endif

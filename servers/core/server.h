@@ -1,0 +1,38 @@
+/* server.h - everything a server loop needs from the core, in one include.
+ *
+ * A server file parses its options, calls server_start(), and from then on shows only its loop:
+ *
+ *     options_parse(&cfg, argc, argv, my_options);
+ *     server_start(&cfg, SIGNALS_WAIT, false, &lis);   // stats, signals, listen, ready line
+ *     while (server_running()) { wait; accept; conn_on_readable / conn_on_writable; }
+ *     stats_write("final");
+ */
+#ifndef MUXBENCH_SERVER_H
+#define MUXBENCH_SERVER_H
+
+#include "conn.h"
+#include "listener.h"
+#include "options.h"
+#include "signals.h"
+#include "stats.h"
+#include "sys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void server_start(const struct server_config *cfg, enum signal_style style, bool blocking,
+		  struct listener *lis);
+
+/* A wait call returned n events (n may be 0). */
+static inline void stats_wakeup(int n)
+{
+	STAT_ADD(wakeups, 1);
+	STAT_ADD(events, (uint64_t)n);
+}
+
+/* For what cannot happen unless the machine is broken (EBADF from our own epoll fd, ENOMEM...):
+ * name the call and the error, and stop. */
+_Noreturn void server_fatal(const struct server_config *cfg, const char *what);
+
+#endif

@@ -1,0 +1,98 @@
+/* signals.c - stop and snapshot signals, in the three styles described in signals.h. */
+#include "signals.h"
+
+#include "stats.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested, snapshot_requested;
+static sigset_t handled, wait_mask;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		snapshot_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+static _Noreturn void die(const char *what, int err)
+{
+	fprintf(stderr, "muxbench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static void *signal_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int sig = sigwaitinfo(&handled, NULL);
+		if (sig == SIGUSR1) {
+			stats_write("snapshot");
+		} else if (sig > 0) {
+			stats_write("final");
+			_exit(0); /* the connection threads hold nothing that needs cleaning up */
+		} else if (errno != EINTR) {
+			die("sigwaitinfo", errno);
+		}
+	}
+	return NULL;
+}
+
+void signals_init(enum signal_style style)
+{
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		die("sigaction SIGPIPE", errno);
+
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigaddset(&handled, SIGUSR1);
+
+	if (style == SIGNALS_THREAD) {
+		int err = pthread_sigmask(SIG_BLOCK, &handled, NULL); /* inherited by every thread */
+		pthread_t t;
+		if (!err)
+			err = pthread_create(&t, NULL, signal_thread, NULL);
+		if (!err)
+			err = pthread_detach(t);
+		if (err)
+			die("signal thread", err);
+		return;
+	}
+
+	/* No SA_RESTART: a blocking call interrupted by a signal must return, so the loop sees it. */
+	sa = (struct sigaction){.sa_handler = on_signal};
+	sigfillset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGUSR1, &sa, NULL) != 0)
+		die("sigaction", errno);
+	if (style == SIGNALS_WAIT) {
+		int err = pthread_sigmask(SIG_BLOCK, &handled, &wait_mask);
+		if (err)
+			die("pthread_sigmask", err);
+		sigdelset(&wait_mask, SIGTERM);
+		sigdelset(&wait_mask, SIGINT);
+		sigdelset(&wait_mask, SIGUSR1);
+	}
+}
+
+const sigset_t *signals_wait_mask(void)
+{
+	return &wait_mask;
+}
+
+bool server_running(void)
+{
+	if (snapshot_requested) {
+		snapshot_requested = 0;
+		stats_write("snapshot");
+	}
+	return !stop_requested;
+}

@@ -1,0 +1,117 @@
+/* sys.c - counting syscall wrappers; see sys.h for why they exist. */
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+const char *const sys_names[SYS__COUNT] = {
+	[SYS_READ] = "read",
+	[SYS_WRITE] = "write",
+	[SYS_ACCEPT4] = "accept4",
+	[SYS_CLOSE] = "close",
+	[SYS_SHUTDOWN] = "shutdown",
+	[SYS_SETSOCKOPT] = "setsockopt",
+	[SYS_OPENAT] = "openat",
+	[SYS_PPOLL] = "ppoll",
+	[SYS_PSELECT6] = "pselect6",
+	[SYS_EPOLL_CREATE1] = "epoll_create1",
+	[SYS_EPOLL_CTL] = "epoll_ctl",
+	[SYS_EPOLL_PWAIT] = "epoll_pwait",
+	[SYS_IO_URING_ENTER] = "io_uring_enter",
+};
+
+struct sys_counters sys_count;
+
+ssize_t sys_read(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+	do {
+		sys_counted(SYS_READ);
+		n = read(fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		atomic_fetch_add_explicit(&sys_count.read_eagain, 1, memory_order_relaxed);
+	return n;
+}
+
+ssize_t sys_write(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+	do {
+		sys_counted(SYS_WRITE);
+		n = write(fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		atomic_fetch_add_explicit(&sys_count.write_eagain, 1, memory_order_relaxed);
+	return n;
+}
+
+int sys_accept4(int fd, int flags)
+{
+	int c;
+	do {
+		sys_counted(SYS_ACCEPT4);
+		c = accept4(fd, NULL, NULL, flags);
+	} while (c < 0 && errno == EINTR);
+	return c;
+}
+
+/* close() is not retried on EINTR: on Linux the fd is gone whatever close() returns. */
+int sys_close(int fd)
+{
+	sys_counted(SYS_CLOSE);
+	return close(fd);
+}
+
+int sys_shutdown(int fd, int how)
+{
+	sys_counted(SYS_SHUTDOWN);
+	return shutdown(fd, how);
+}
+
+int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	sys_counted(SYS_SETSOCKOPT);
+	return setsockopt(fd, level, name, val, len);
+}
+
+int sys_open_devnull(void)
+{
+	int fd;
+	do {
+		sys_counted(SYS_OPENAT);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+int sys_ppoll(struct pollfd *fds, nfds_t n, const sigset_t *mask)
+{
+	sys_counted(SYS_PPOLL);
+	return ppoll(fds, n, NULL, mask);
+}
+
+int sys_pselect(int nfds, fd_set *rd, fd_set *wr, const sigset_t *mask)
+{
+	sys_counted(SYS_PSELECT6);
+	return pselect(nfds, rd, wr, NULL, NULL, mask);
+}
+
+int sys_epoll_create1(int flags)
+{
+	sys_counted(SYS_EPOLL_CREATE1);
+	return epoll_create1(flags);
+}
+
+int sys_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	sys_counted(SYS_EPOLL_CTL);
+	return epoll_ctl(ep, op, fd, ev);
+}
+
+int sys_epoll_pwait(int ep, struct epoll_event *evs, int max, int timeout_ms, const sigset_t *mask)
+{
+	sys_counted(SYS_EPOLL_PWAIT);
+	return epoll_pwait(ep, evs, max, timeout_ms, mask);
+}

@@ -1,0 +1,189 @@
+/* epoll.c - echo server on epoll: the kernel keeps the interest list and reports only ready fds.
+ *
+ * What it shows:
+ *  - epoll_ctl() once per connection (plus once per change of interest), epoll_wait() once per pass,
+ *    and then work only on the fds that are ready: the cost of a pass does not grow with the number
+ *    of idle connections, which is the whole argument for epoll.
+ *  - level-triggered (default): a ready fd is reported again on every wait until it is drained, so
+ *    one read per event is enough; EPOLLOUT is armed only while output is pending (otherwise an
+ *    always-writable socket would wake every wait), and EPOLLIN is dropped while the pending output
+ *    is at its cap (otherwise an unread socket would wake every wait too).
+ *  - --edge (EPOLLET): a fd is reported once per change, so each must be read until EAGAIN or it is
+ *    never reported again. Interest is registered once (IN|OUT) and never changed: no epoll_ctl
+ *    per request. To stay fair, a connection gets at most EDGE_BUDGET reads per pass; one that still
+ *    has data goes on a queue served on the next pass, which then waits with timeout 0.
+ * Pitfalls handled: EPOLLERR/EPOLLHUP are "go find out": the read or write says what happened. An
+ * fd closed during a batch cannot reappear later in the same batch here, because each fd is
+ * reported at most once per epoll_wait and a connection is only closed while handling its own event.
+ *
+ * Run: echo-epoll [--edge] --port 7000, then: nc 127.0.0.1 7000
+ */
+#include "server.h"
+
+#include <errno.h>
+
+enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
+
+static struct server_config cfg = {.name = "epoll"};
+static int ep;
+static bool edge;
+static struct conn **queue, **spare_queue; /* --edge: connections with data left after their budget */
+static size_t queued, queue_cap;
+
+/* Level-triggered: ask for exactly what the connection can use now (conn.h's two questions). */
+static uint32_t interest(const struct conn *c)
+{
+	if (edge)
+		return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	return (conn_wants_read(c) ? EPOLLIN : 0u) | (conn_wants_write(c) ? EPOLLOUT : 0u);
+}
+
+static void rearm(struct conn *c)
+{
+	uint32_t want = interest(c);
+	if (want == (c->loop_state & ~QUEUED))
+		return;
+	struct epoll_event ev = {.events = want, .data.ptr = c};
+	if (sys_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+		server_fatal(&cfg, "epoll_ctl MOD");
+	c->loop_state = want | (c->loop_state & QUEUED);
+}
+
+static void accept_all(struct listener *lis)
+{
+	for (;;) {
+		int fd = listener_accept(lis, false);
+		if (fd < 0) {
+			if (errno == ECONNABORTED)
+				continue;
+			return; /* EAGAIN: backlog empty (other errors: counted, retried next wake-up) */
+		}
+		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
+		if (!c)
+			continue;
+		c->loop_state = edge ? interest(c) : EPOLLIN;
+		struct epoll_event ev = {.events = c->loop_state, .data.ptr = c};
+		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+			server_fatal(&cfg, "epoll_ctl ADD");
+	}
+}
+
+/* Level-triggered: one read or one write per reported event; epoll will tell us again. */
+static void serve_level(struct conn *c, uint32_t events)
+{
+	enum conn_rc rc = CONN_MORE;
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && conn_wants_write(c))
+		rc = conn_on_writable(c);
+	if (rc != CONN_CLOSE && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_wants_read(c))
+		rc = conn_on_readable(c);
+	if (rc == CONN_CLOSE || (c->eof && !conn_wants_write(c)))
+		conn_close(c); /* closing the fd also removes it from the epoll set */
+	else
+		rearm(c);
+}
+
+static void enqueue(struct conn *c)
+{
+	if (queued == queue_cap) {
+		queue_cap = queue_cap * 2 + 64;
+		queue = realloc(queue, queue_cap * sizeof *queue);
+		spare_queue = realloc(spare_queue, queue_cap * sizeof *queue);
+		if (!queue || !spare_queue)
+			server_fatal(&cfg, "realloc");
+	}
+	c->loop_slot = queued;
+	queue[queued++] = c;
+	c->loop_state |= QUEUED;
+}
+
+static void dequeue(struct conn *c)
+{
+	queue[c->loop_slot] = queue[--queued];
+	queue[c->loop_slot]->loop_slot = c->loop_slot;
+	c->loop_state &= ~QUEUED;
+}
+
+/* Edge-triggered: go on until the socket says EAGAIN, or the budget is spent (then queue it). */
+static void serve_edge(struct conn *c)
+{
+	enum conn_rc rc = CONN_MORE;
+	if (conn_wants_write(c))
+		rc = conn_on_writable(c);
+	for (int i = 0; rc != CONN_CLOSE && !conn_wants_write(c) && conn_wants_read(c); i++) {
+		if (i == EDGE_BUDGET) {
+			if (!(c->loop_state & QUEUED))
+				enqueue(c);
+			return;
+		}
+		rc = conn_on_readable(c);
+		if (rc == CONN_AGAIN)
+			break; /* drained: the next edge will tell us */
+	}
+	if (rc == CONN_CLOSE || (c->eof && !conn_wants_write(c))) {
+		if (c->loop_state & QUEUED)
+			dequeue(c);
+		conn_close(c);
+	}
+}
+
+/* Serve the connections queued last pass (after the batch's events, which may point at them). */
+static void serve_queue(void)
+{
+	struct conn **batch = queue;
+	size_t n = queued;
+	queue = spare_queue; /* connections that spend their budget again are queued for next pass */
+	spare_queue = batch;
+	queued = 0;
+	for (size_t i = 0; i < n; i++) {
+		batch[i]->loop_state &= ~QUEUED;
+		serve_edge(batch[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct server_option options[] = {
+		{"edge", OPT_FLAG, &edge, 0, 0, NULL, "edge-triggered (EPOLLET): drain each socket to EAGAIN"},
+		{0}};
+	options_parse(&cfg, argc, argv, options);
+	cfg.variant = edge ? "edge" : "level";
+	struct listener lis;
+	server_start(&cfg, SIGNALS_WAIT, false, &lis);
+
+	ep = sys_epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		server_fatal(&cfg, "epoll_create1");
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL marks the listener */
+	if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, lis.fd, &ev) != 0)
+		server_fatal(&cfg, "epoll_ctl ADD listener");
+
+	struct epoll_event events[MAX_EVENTS];
+	while (server_running()) {
+		STAT_ADD(loop_passes, 1);
+		int n = sys_epoll_pwait(ep, events, MAX_EVENTS, queued ? 0 : -1, signals_wait_mask());
+		if (n < 0) {
+			if (errno == EINTR)
+				continue; /* a signal: server_running() handles it */
+			server_fatal(&cfg, "epoll_pwait");
+		}
+		stats_wakeup(n);
+		for (int i = 0; i < n; i++) {
+			struct conn *c = events[i].data.ptr;
+			if (!c)
+				accept_all(&lis);
+			else if (edge)
+				serve_edge(c);
+			else
+				serve_level(c, events[i].events);
+		}
+		if (queued)
+			serve_queue();
+	}
+	stats_write("final");
+	conn_close_all();
+	listener_close(&lis);
+	sys_close(ep);
+	free(queue);
+	free(spare_queue);
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* poll.c - echo server on poll(): one syscall per pass, but the whole set crosses into the kernel
+ * and back every time.
+ *
+ * What it shows:
+ *  - the interest set lives in user space, as an array of struct pollfd rebuilt by nobody: each
+ *    connection keeps its slot and its `events` are updated in place when its wishes change;
+ *  - every pass copies all N pollfds into the kernel, which polls every one of them (the cost that
+ *    grows with N, idle or not), then the loop scans all N `revents` to find the few that are ready;
+ *  - there is no FD_SETSIZE limit: the array is as long as the fd limit allows.
+ * Slot 0 is the listener. A closed connection's slot is filled by the last one (swap-remove), so the
+ * array stays dense; the loop then looks at the same index again, since it now holds another fd.
+ *
+ * Run: echo-poll --port 7000, then: nc 127.0.0.1 7000
+ */
+#include "server.h"
+
+#include <errno.h>
+
+static struct server_config cfg = {.name = "poll"};
+static struct pollfd *pfds;   /* pfds[0] is the listener; pfds[i] belongs to conns[i] */
+static struct conn **conns;
+static nfds_t nfds, cap_fds;
+
+static short interest(const struct conn *c)
+{
+	return (short)((conn_wants_read(c) ? POLLIN : 0) | (conn_wants_write(c) ? POLLOUT : 0));
+}
+
+static void add(int fd, short events, struct conn *c)
+{
+	if (nfds == cap_fds) {
+		cap_fds = cap_fds * 2 + 64;
+		pfds = realloc(pfds, cap_fds * sizeof *pfds);
+		conns = realloc(conns, cap_fds * sizeof *conns);
+		if (!pfds || !conns)
+			server_fatal(&cfg, "realloc");
+	}
+	pfds[nfds] = (struct pollfd){.fd = fd, .events = events};
+	conns[nfds++] = c;
+}
+
+static void remove_slot(nfds_t i)
+{
+	conn_close(conns[i]);
+	pfds[i] = pfds[--nfds];
+	conns[i] = conns[nfds];
+}
+
+static void accept_all(struct listener *lis)
+{
+	for (;;) {
+		int fd = listener_accept(lis, false);
+		if (fd < 0) {
+			if (errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
+		if (c)
+			add(fd, interest(c), c);
+	}
+}
+
+/* One read or one write per reported readiness, as with level-triggered epoll. */
+static bool serve(struct conn *c, short revents)
+{
+	enum conn_rc rc = CONN_MORE;
+	if ((revents & (POLLOUT | POLLERR | POLLHUP)) && conn_wants_write(c))
+		rc = conn_on_writable(c);
+	if (rc != CONN_CLOSE && (revents & (POLLIN | POLLERR | POLLHUP)) && conn_wants_read(c))
+		rc = conn_on_readable(c);
+	return rc != CONN_CLOSE && !(c->eof && !conn_wants_write(c));
+}
+
+int main(int argc, char **argv)
+{
+	options_parse(&cfg, argc, argv, NULL);
+	cfg.variant = "default";
+	struct listener lis;
+	server_start(&cfg, SIGNALS_WAIT, false, &lis);
+	add(lis.fd, POLLIN, NULL); /* slot 0 */
+
+	while (server_running()) {
+		STAT_ADD(loop_passes, 1);
+		int n = sys_ppoll(pfds, nfds, signals_wait_mask());
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			server_fatal(&cfg, "ppoll");
+		}
+		stats_wakeup(n);
+		if (pfds[0].revents) {
+			n--;
+			accept_all(&lis); /* appends: the new slots have revents 0 and are skipped below */
+		}
+		for (nfds_t i = 1; i < nfds && n > 0;) {
+			if (!pfds[i].revents) {
+				i++;
+				continue;
+			}
+			n--;
+			struct conn *c = conns[i];
+			if (serve(c, pfds[i].revents)) {
+				pfds[i++].events = interest(c);
+			} else {
+				remove_slot(i); /* slot i now holds the last connection: look at it again */
+			}
+		}
+	}
+	stats_write("final");
+	conn_close_all();
+	listener_close(&lis);
+	free(pfds);
+	free(conns);
+	return 0;
+}

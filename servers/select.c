@@ -1,0 +1,122 @@
+/* select.c - echo server on select(): the oldest interface, with the limits people quote.
+ *
+ * What it shows:
+ *  - the interest sets are bitmaps indexed by fd value, and select() overwrites them with the
+ *    result, so the loop keeps master copies and hands the kernel a fresh copy every pass;
+ *  - the kernel checks every fd below maxfd+1, and so does the loop afterwards: both costs grow
+ *    with the highest fd, not with the number of ready ones;
+ *  - FD_SETSIZE (1024) limits the fd *value*, not the count: an fd_set cannot describe fd 1024,
+ *    and FD_SET() on it writes past the end of the set (undefined behaviour). So a connection
+ *    whose fd is >= FD_SETSIZE is refused: closed at once, counted (rejected_fd_setsize), and
+ *    reported once on stderr. The server keeps serving the others.
+ *
+ * Run: echo-select --port 7000, then: nc 127.0.0.1 7000
+ */
+#include "server.h"
+
+#include <errno.h>
+
+static struct server_config cfg = {.name = "select"};
+static fd_set want_rd, want_wr;	       /* master copies: select() overwrites what it is given */
+static struct conn *by_fd[FD_SETSIZE]; /* the fd value is the index, as in the sets */
+static int maxfd;
+
+static void set_interest(const struct conn *c)
+{
+	if (conn_wants_read(c))
+		FD_SET(c->fd, &want_rd);
+	else
+		FD_CLR(c->fd, &want_rd);
+	if (conn_wants_write(c))
+		FD_SET(c->fd, &want_wr);
+	else
+		FD_CLR(c->fd, &want_wr);
+}
+
+static void drop(struct conn *c)
+{
+	FD_CLR(c->fd, &want_rd);
+	FD_CLR(c->fd, &want_wr);
+	by_fd[c->fd] = NULL;
+	while (maxfd > 0 && !FD_ISSET(maxfd, &want_rd) && !FD_ISSET(maxfd, &want_wr) && !by_fd[maxfd])
+		maxfd--;
+	conn_close(c);
+}
+
+static void accept_all(struct listener *lis)
+{
+	for (;;) {
+		int fd = listener_accept(lis, false);
+		if (fd < 0) {
+			if (errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		if (fd >= FD_SETSIZE) {
+			if (STAT_ADD(rejected_fd_setsize, 1) == 0)
+				fprintf(stderr, "echo-select: refusing connections whose fd is >= FD_SETSIZE "
+					"(%d); they are closed and counted in rejected_fd_setsize\n", FD_SETSIZE);
+			sys_close(fd);
+			continue;
+		}
+		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
+		if (!c)
+			continue;
+		by_fd[fd] = c;
+		set_interest(c);
+		if (fd > maxfd)
+			maxfd = fd;
+	}
+}
+
+/* One read or one write per reported readiness, as with level-triggered epoll. */
+static void serve(struct conn *c, bool readable, bool writable)
+{
+	enum conn_rc rc = CONN_MORE;
+	if (writable && conn_wants_write(c))
+		rc = conn_on_writable(c);
+	if (rc != CONN_CLOSE && readable && conn_wants_read(c))
+		rc = conn_on_readable(c);
+	if (rc == CONN_CLOSE || (c->eof && !conn_wants_write(c)))
+		drop(c);
+	else
+		set_interest(c);
+}
+
+int main(int argc, char **argv)
+{
+	options_parse(&cfg, argc, argv, NULL);
+	cfg.variant = "default";
+	struct listener lis;
+	server_start(&cfg, SIGNALS_WAIT, false, &lis);
+	if (lis.fd >= FD_SETSIZE) {
+		errno = EMFILE;
+		server_fatal(&cfg, "the listener's fd does not fit an fd_set");
+	}
+	FD_SET(lis.fd, &want_rd);
+	maxfd = lis.fd;
+
+	while (server_running()) {
+		STAT_ADD(loop_passes, 1);
+		fd_set rd = want_rd, wr = want_wr; /* a fresh copy for the kernel to overwrite */
+		int n = sys_pselect(maxfd + 1, &rd, &wr, signals_wait_mask());
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			server_fatal(&cfg, "pselect");
+		}
+		stats_wakeup(n);
+		int last = maxfd; /* accept_all() may raise maxfd: new fds were not in this pass's sets */
+		if (FD_ISSET(lis.fd, &rd))
+			accept_all(&lis);
+		for (int fd = 0; fd <= last; fd++) {
+			bool r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
+			if ((r || w) && by_fd[fd])
+				serve(by_fd[fd], r, w);
+		}
+	}
+	stats_write("final");
+	conn_close_all();
+	listener_close(&lis);
+	return 0;
+}

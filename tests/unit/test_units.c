@@ -1,0 +1,62 @@
+/* test_units.c - numbers with units parse to exactly what they say, and junk is refused. */
+#include "check.h"
+#include "units.h"
+
+#include <stdbool.h>
+
+static uint64_t ok(const char *s, enum unit_kind k)
+{
+	uint64_t v = 0;
+	if (!parse_units(s, k, &v)) {
+		fprintf(stderr, "'%s' was refused\n", s);
+		exit(1);
+	}
+	return v;
+}
+
+static void refused(const char *s, enum unit_kind k)
+{
+	uint64_t v = 12345;
+	if (parse_units(s, k, &v)) {
+		fprintf(stderr, "'%s' was accepted as %llu\n", s, (unsigned long long)v);
+		exit(1);
+	}
+	CHECK_EQ(v, 12345); /* nothing written on failure */
+}
+
+int main(void)
+{
+	CHECK_EQ(ok("0", UNIT_COUNT), 0);
+	CHECK_EQ(ok("10k", UNIT_COUNT), 10000);
+	CHECK_EQ(ok("1.5k", UNIT_COUNT), 1500);
+	CHECK_EQ(ok("2M", UNIT_COUNT), 2000000);
+	CHECK_EQ(ok("4KiB", UNIT_SIZE), 4096);
+	CHECK_EQ(ok("4Ki", UNIT_SIZE), 4096);
+	CHECK_EQ(ok("4k", UNIT_SIZE), 4000);
+	CHECK_EQ(ok("16MiB", UNIT_SIZE), 16u << 20);
+	CHECK_EQ(ok("64B", UNIT_SIZE), 64);
+	CHECK_EQ(ok("0.5KiB", UNIT_SIZE), 512);
+	CHECK_EQ(ok("2s", UNIT_DURATION), 2000000000u);
+	CHECK_EQ(ok("2", UNIT_DURATION), 2000000000u);
+	CHECK_EQ(ok("250ms", UNIT_DURATION), 250000000u);
+	CHECK_EQ(ok("1.5s", UNIT_DURATION), 1500000000u);
+	CHECK_EQ(ok("10us", UNIT_DURATION), 10000u);
+	CHECK_EQ(ok("1m", UNIT_DURATION), 60000000000u);
+	CHECK_EQ(ok("18446744073709551615", UNIT_COUNT), UINT64_MAX);
+
+	refused("", UNIT_COUNT);
+	refused("-1", UNIT_COUNT);
+	refused("+1", UNIT_COUNT);
+	refused("abc", UNIT_COUNT);
+	refused("10kb", UNIT_COUNT);
+	refused("1.5", UNIT_SIZE);	     /* not a whole number of bytes */
+	refused("1.", UNIT_COUNT);
+	refused(".5", UNIT_COUNT);
+	refused("18446744073709551616", UNIT_COUNT); /* 2^64 */
+	refused("20000000000G", UNIT_COUNT);	     /* overflows after the multiplier */
+	refused("10 k", UNIT_COUNT);
+	refused("4KiB", UNIT_COUNT);
+	refused("5x", UNIT_DURATION);
+	puts("units: ok");
+	return 0;
+}
