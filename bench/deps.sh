@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# deps.sh - install (as root) or name (otherwise) the Debian packages muxbench needs.
+#
+#   bench/deps.sh [build|bench] [--check]
+#     build  what `make` and `make test` need: compiler, meson, ninja, pkg-config, libuv, liburing
+#     bench  build's, plus what `make bench` needs: perf, strace, hyperfine, gnuplot, python3 (default)
+#     --check  only say whether something is missing (exit 1 if so), install nothing
+#
+# Each package is checked by the command or pkg-config module it provides, so a machine that has
+# the tool from elsewhere is not made to install it again.
+set -euo pipefail
+
+set_name=bench
+check_only=false
+for arg in "$@"; do
+  case "$arg" in
+    build|bench) set_name=$arg ;;
+    --check) check_only=true ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "deps.sh: unknown argument '$arg' (build, bench, --check)" >&2; exit 2 ;;
+  esac
+done
+
+# package:probe, where probe is cmd:NAME or pc:MODULE
+build_deps=(gcc:cmd:gcc meson:cmd:meson ninja-build:cmd:ninja pkg-config:cmd:pkg-config
+            libuv1-dev:pc:libuv liburing-dev:pc:liburing)
+bench_deps=(linux-perf:cmd:perf strace:cmd:strace hyperfine:cmd:hyperfine gnuplot-nox:cmd:gnuplot
+            python3:cmd:python3 netcat-openbsd:cmd:nc)
+deps=("${build_deps[@]}")
+[[ $set_name == bench ]] && deps+=("${bench_deps[@]}")
+
+present() {
+  local kind=${1%%:*} name=${1#*:}
+  case "$kind" in
+    cmd) command -v "$name" >/dev/null 2>&1 ;;
+    pc) command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$name" ;;
+  esac
+}
+
+missing=()
+for d in "${deps[@]}"; do
+  present "${d#*:}" || missing+=("${d%%:*}")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if $check_only; then
+  echo "deps.sh: missing: ${missing[*]}" >&2
+  exit 1
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "deps.sh: missing packages: ${missing[*]}" >&2
+  echo "deps.sh: install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+for d in "${deps[@]}"; do
+  present "${d#*:}" || { echo "deps.sh: ${d%%:*} installed but ${d#*:} is still missing" >&2; exit 1; }
+done
