@@ -1,0 +1,204 @@
+/* conn.c - one connection's request stream: what to send, and whether what came back is right.
+ *
+ * Every request carries content the loadgen can check: request `seq` of connection `id` is `size`
+ * bytes of a shared random pool, starting at an offset hashed from (id, seq). A response byte that
+ * differs (a flipped bit, another connection's bytes, a reordered request) fails a memcmp against
+ * the pool; bytes beyond what was sent are "extra". Checking costs one memcmp per read, so the
+ * loadgen adds no work to the stream beyond what the server does (a read and a write).
+ *
+ * Requests go out in order and the echo comes back in order, so each connection keeps a ring of
+ * slots indexed by sequence number: [rx_seq, tx_seq) are in flight, [tx_seq, q_end) are scheduled
+ * but not yet sent (at a fixed rate, a request falls due while the previous one is still in
+ * flight: it waits, and its latency still counts from when it was due).
+ */
+#include "loadgen.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+const char *const err_names[ERR__COUNT] = {
+	[ERR_VERIFY] = "verify", [ERR_EXTRA] = "extra", [ERR_TIMEOUT] = "timeout",
+	[ERR_CLOSED] = "closed", [ERR_IO] = "io"};
+
+static unsigned char *pool; /* 2 * pool_size bytes: the second half repeats the first */
+static uint64_t pool_size, req_size, pool_seed;
+
+static uint64_t mix(uint64_t x) /* splitmix64's finalizer */
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+void payload_init(uint64_t seed, uint64_t size)
+{
+	pool_size = 1u << 20;
+	while (pool_size < size)
+		pool_size <<= 1;
+	req_size = size;
+	pool_seed = seed;
+	pool = malloc(2 * pool_size);
+	if (!pool) {
+		perror("loadgen: payload pool");
+		exit(1);
+	}
+	uint64_t x = seed;
+	for (uint64_t i = 0; i < pool_size; i += 8) {
+		x = mix(x);
+		memcpy(pool + i, &x, 8);
+	}
+	memcpy(pool + pool_size, pool, pool_size);
+}
+
+void payload_free(void)
+{
+	free(pool);
+}
+
+static const unsigned char *payload(const struct lconn *c, uint64_t seq)
+{
+	return pool + (mix(pool_seed ^ ((uint64_t)c->id << 40) ^ seq) & (pool_size - 1));
+}
+
+static struct slot *slot_of(struct lconn *c, uint64_t seq)
+{
+	return &c->q[seq & (c->q_cap - 1)];
+}
+
+void lconn_schedule(struct worker *w, struct lconn *c, uint64_t sched_ns)
+{
+	if (c->q_end - c->rx_seq == c->q_cap) { /* full: double the ring, keeping each seq's slot */
+		uint64_t cap = c->q_cap ? c->q_cap * 2 : 8;
+		struct slot *q = malloc(cap * sizeof *q);
+		if (!q) {
+			lconn_fail(w, c, ERR_IO);
+			return;
+		}
+		for (uint64_t s = c->rx_seq; s < c->q_end; s++)
+			q[s & (cap - 1)] = *slot_of(c, s);
+		free(c->q);
+		c->q = q;
+		c->q_cap = cap;
+	}
+	slot_of(c, c->q_end++)->sched_ns = sched_ns;
+}
+
+void lconn_fail(struct worker *w, struct lconn *c, enum err_kind kind)
+{
+	if (c->dead)
+		return;
+	if (atomic_load_explicit(&run_phase, memory_order_relaxed) != PHASE_DONE)
+		w->errors[kind]++;
+	/* Abortive close (RST, no TIME_WAIT): see worker.c's close_all(). */
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c->fd);
+	c->fd = -1;
+	c->dead = true;
+}
+
+static void set_want_out(struct worker *w, struct lconn *c, bool want)
+{
+	if (c->want_out == want || c->dead)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u), .data.ptr = c};
+	if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+		return lconn_fail(w, c, ERR_IO);
+	c->want_out = want;
+}
+
+/* Send what is due, up to --pipeline requests in flight, one write() per request. */
+bool lconn_send(struct worker *w, struct lconn *c, uint64_t now)
+{
+	while (!c->dead && c->tx_seq < c->q_end && c->tx_seq - c->rx_seq < w->cfg->pipeline) {
+		struct slot *s = slot_of(c, c->tx_seq);
+		if (c->tx_off == 0)
+			s->sent_ns = now;
+		ssize_t n = write(c->fd, payload(c, c->tx_seq) + c->tx_off, req_size - c->tx_off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			lconn_fail(w, c, errno == EPIPE || errno == ECONNRESET ? ERR_CLOSED : ERR_IO);
+			return false;
+		}
+		if (atomic_load_explicit(&run_phase, memory_order_relaxed) == PHASE_MEASURE)
+			w->bytes_out += (uint64_t)n;
+		c->tx_off += (uint64_t)n;
+		if (c->tx_off < req_size)
+			break; /* the socket is full: wait for EPOLLOUT */
+		c->tx_seq++;
+		c->tx_off = 0;
+	}
+	set_want_out(w, c, !c->dead && c->tx_off > 0);
+	return !c->dead;
+}
+
+static void response_done(struct worker *w, struct lconn *c, uint64_t now)
+{
+	struct slot *s = slot_of(c, c->rx_seq);
+	c->responded = true;
+	if (atomic_load_explicit(&run_phase, memory_order_relaxed) == PHASE_MEASURE) {
+		hist_record(&w->lat, now - s->sched_ns);
+		if (w->cfg->rate) /* in closed loop a request is sent when scheduled: the same figure */
+			hist_record(&w->lat_uncorrected, now - s->sent_ns);
+		w->responses++;
+		if (w->cfg->requests) {
+			uint64_t done = atomic_fetch_add_explicit(&window_responses, 1, memory_order_relaxed) + 1;
+			int measure = PHASE_MEASURE;
+			if (done >= w->cfg->requests)
+				atomic_compare_exchange_strong(&run_phase, &measure, PHASE_DONE);
+		}
+	}
+	c->rx_seq++;
+	c->rx_off = 0;
+	c->rx_bad = false;
+	if (!w->cfg->rate) /* closed loop: the next request goes as soon as this one is answered */
+		lconn_schedule(w, c, now);
+}
+
+void lconn_receive(struct worker *w, struct lconn *c, uint64_t now)
+{
+	static _Thread_local unsigned char buf[65536];
+	ssize_t n = read(c->fd, buf, sizeof buf);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		return lconn_fail(w, c, n == 0 || errno == ECONNRESET ? ERR_CLOSED : ERR_IO);
+	}
+	if (atomic_load_explicit(&run_phase, memory_order_relaxed) == PHASE_MEASURE)
+		w->bytes_in += (uint64_t)n;
+	const unsigned char *p = buf;
+	size_t left = (size_t)n;
+	while (left > 0) {
+		/* How much of the current response has been sent: only that can come back. */
+		uint64_t limit = c->rx_seq < c->tx_seq ? req_size : c->tx_off;
+		if (c->rx_off >= limit) {
+			lconn_fail(w, c, ERR_EXTRA);
+			return;
+		}
+		size_t k = left < limit - c->rx_off ? left : (size_t)(limit - c->rx_off);
+		if (!c->rx_bad && memcmp(p, payload(c, c->rx_seq) + c->rx_off, k) != 0) {
+			c->rx_bad = true; /* one error per corrupted response; its length keeps us aligned */
+			w->errors[ERR_VERIFY]++;
+		}
+		p += k;
+		left -= k;
+		c->rx_off += k;
+		if (c->rx_off == req_size)
+			response_done(w, c, now);
+	}
+	/* The next request goes out after every read of this wake-up is done (worker.c): writes
+	 * interleaved with reads would wake the server for each one, and a wake-up on the other
+	 * core costs the writer more than the request itself. */
+	if (c->tx_seq < c->q_end && !c->send_queued) {
+		c->send_queued = true;
+		w->sendq[w->nsendq++] = c;
+	}
+}
