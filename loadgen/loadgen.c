@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,8 @@ static void parse(struct config *cfg, int argc, char **argv)
 		{"source", T_STRING, &cfg->sources, "ADDR,...", "source addresses, to use more local ports"},
 		{"timeout", T_DURATION, &cfg->timeout_ns, "TIME", "per request (default 10s)"},
 		{"server-pid", T_PID, &pid, "PID", "SIGUSR1 it at the start and end of the window"},
-		{"perf-ctl", T_STRING, &cfg->perf_ctl, "FIFO", "write enable/disable there at the same instants"},
+		{"perf-ctl", T_STRING, &cfg->perf_ctl, "CTL[,ACK]",
+		 "perf stat --control fifo: enable/disable at the same instants"},
 		{"json", T_STRING, &cfg->json_path, "FILE", "write the JSON result there (default stdout)"},
 		{"hist", T_STRING, &cfg->hist_path, "FILE", "write the whole latency histogram there"},
 		{"seed", T_COUNT, &cfg->seed, "N", "seed of the payload content (default 1)"},
@@ -238,17 +240,61 @@ static void explain_connect_failure(const struct config *cfg, int err, uint64_t 
 	}
 }
 
-/* The window's edges: the server snapshots its stats, perf starts or stops counting. */
-static void mark_window(const struct config *cfg, int perf_fd, const char *perf_cmd)
+/* perf stat --control fifo:CTL[,ACK]: with ACK, each command waits for perf's "ack", so that the
+ * kernel's count has started before the server's first snapshot is asked for. */
+struct perf_ctl {
+	int ctl, ack;
+};
+
+static void perf_open(struct perf_ctl *p, const char *spec)
 {
-	if (perf_fd >= 0 && strcmp(perf_cmd, "enable") == 0 &&
-	    write(perf_fd, "enable\n", 7) != 7)
+	*p = (struct perf_ctl){-1, -1};
+	if (!spec)
+		return;
+	char *ctl = strdup(spec), *comma = ctl ? strchr(ctl, ',') : NULL;
+	if (!ctl)
+		exit(1);
+	if (comma)
+		*comma = '\0';
+	/* Non-blocking opens: a fifo with no perf at the other end fails at once (ENXIO) instead of
+	 * hanging here. perf holds both ends open itself (O_RDWR). */
+	if ((p->ctl = open(ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    (comma && (p->ack = open(comma + 1, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)) {
+		fprintf(stderr, "loadgen: --perf-ctl %s: %s%s\n", spec, strerror(errno),
+			errno == ENXIO ? " (no perf stat --control reading that fifo)" : "");
+		exit(1);
+	}
+	free(ctl);
+}
+
+static void perf_command(const struct perf_ctl *p, const char *cmd)
+{
+	if (p->ctl < 0)
+		return;
+	size_t len = strlen(cmd);
+	if (write(p->ctl, cmd, len) != (ssize_t)len) {
 		fprintf(stderr, "loadgen: --perf-ctl: write failed: %s\n", strerror(errno));
+		return;
+	}
+	if (p->ack < 0)
+		return;
+	char buf[16];
+	struct pollfd pfd = {.fd = p->ack, .events = POLLIN};
+	if (poll(&pfd, 1, 2000) != 1 || read(p->ack, buf, sizeof buf) <= 0)
+		fprintf(stderr, "loadgen: --perf-ctl: perf did not acknowledge '%.*s' within 2 s\n",
+			(int)len - 1, cmd);
+}
+
+/* The window's edges: perf starts counting, then the server snapshots its stats; at the end the
+ * other way round. Both brackets then hold the same requests but for the few in flight. */
+static void mark_window(const struct config *cfg, const struct perf_ctl *perf, bool start)
+{
+	if (start)
+		perf_command(perf, "enable\n");
 	if (cfg->server_pid && kill((pid_t)cfg->server_pid, SIGUSR1) != 0)
 		fprintf(stderr, "loadgen: --server-pid %ld: %s\n", cfg->server_pid, strerror(errno));
-	if (perf_fd >= 0 && strcmp(perf_cmd, "disable") == 0 &&
-	    write(perf_fd, "disable\n", 8) != 8)
-		fprintf(stderr, "loadgen: --perf-ctl: write failed: %s\n", strerror(errno));
+	if (!start)
+		perf_command(perf, "disable\n");
 }
 
 static void sleep_until(uint64_t t)
@@ -266,11 +312,8 @@ int main(int argc, char **argv)
 	preflight(&cfg);
 	payload_init(cfg.seed, cfg.size);
 
-	int perf_fd = -1;
-	if (cfg.perf_ctl && (perf_fd = open(cfg.perf_ctl, O_WRONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "loadgen: --perf-ctl %s: %s\n", cfg.perf_ctl, strerror(errno));
-		return 1;
-	}
+	struct perf_ctl perf;
+	perf_open(&perf, cfg.perf_ctl);
 
 	/* Deal the connections: actives round-robin over the threads (so that every thread gets its
 	 * share of the load), then the idle ones. */
@@ -361,7 +404,7 @@ int main(int argc, char **argv)
 	sleep_until(t_warm + cfg.warmup_ns);
 
 	struct rusage ru0, ru1;
-	mark_window(&cfg, perf_fd, "enable");
+	mark_window(&cfg, &perf, true);
 	getrusage(RUSAGE_SELF, &ru0);
 	uint64_t t0 = now_ns();
 	atomic_store(&run_phase, PHASE_MEASURE);
@@ -372,9 +415,11 @@ int main(int argc, char **argv)
 	atomic_store(&run_phase, PHASE_DONE);
 	uint64_t t1 = now_ns();
 	getrusage(RUSAGE_SELF, &ru1);
-	mark_window(&cfg, perf_fd, "disable");
-	if (perf_fd >= 0)
-		close(perf_fd);
+	mark_window(&cfg, &perf, false);
+	if (perf.ctl >= 0)
+		close(perf.ctl);
+	if (perf.ack >= 0)
+		close(perf.ack);
 
 	for (unsigned t = 0; t < cfg.threads; t++)
 		pthread_join(ws[t].thread, NULL);
