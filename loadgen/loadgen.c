@@ -385,6 +385,11 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "loadgen: connecting %llu connections took longer than %.0f s\n",
 				(unsigned long long)cfg.connections, (double)(connect_deadline - t_connect) / 1e9);
+		free(ws);
+		free(sorted);
+		free(actives);
+		free(cfg.source_addrs);
+		payload_free();
 		return 1;
 	}
 	uint64_t t_connected = now_ns();

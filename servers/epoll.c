@@ -41,12 +41,12 @@ static uint32_t interest(const struct conn *c)
 static void rearm(struct conn *c)
 {
 	uint32_t want = interest(c);
-	if (want == (c->loop_state & ~QUEUED))
+	if (want == c->loop_state)
 		return;
 	struct epoll_event ev = {.events = want, .data.ptr = c};
 	if (sys_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
 		server_fatal(&cfg, "epoll_ctl MOD");
-	c->loop_state = want | (c->loop_state & QUEUED);
+	c->loop_state = want;
 }
 
 static void accept_all(struct listener *lis)
@@ -61,8 +61,9 @@ static void accept_all(struct listener *lis)
 		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
 		if (!c)
 			continue;
-		c->loop_state = edge ? interest(c) : EPOLLIN;
-		struct epoll_event ev = {.events = c->loop_state, .data.ptr = c};
+		/* loop_state: level-triggered, the interest armed; --edge, only the QUEUED mark */
+		c->loop_state = edge ? 0 : EPOLLIN;
+		struct epoll_event ev = {.events = interest(c), .data.ptr = c};
 		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 			server_fatal(&cfg, "epoll_ctl ADD");
 	}

@@ -47,20 +47,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested; /* libuv suggests 64 KiB; the echo uses --buffer, like every server */
 	struct uvconn *c = (struct uvconn *)h;
-	if (!c->writing && c->off > 0 && c->len == c->cap) { /* room only at the front */
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = c->wend = 0;
-	}
 	*buf = uv_buf_init(c->buf + c->len, c->cap - c->len);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void on_written(uv_write_t *req, int status);
 
+/* Read while there is room at the end of the buffer. Output is pending only while a write is in
+ * flight (it starts at once), and the buffer is emptied when that write completes, so the room
+ * runs out exactly when a buffer's worth of output waits for the client. */
 static void update_reading(struct uvconn *c)
 {
-	bool want = !c->eof && c->len - c->off < c->cap && c->len < c->cap;
+	if (uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	bool want = !c->eof && c->len < c->cap;
 	if (want && !c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
 		return end(c);
 	if (!want && c->reading)
@@ -108,9 +108,13 @@ static void on_written(uv_write_t *req, int status)
 	}
 	STAT_ADD(bytes_out, c->wend - c->off);
 	c->off = c->wend;
-	if (c->off == c->len && c->eof)
-		return end(c);
-	flush(c);
+	if (c->off == c->len) {
+		c->off = c->len = c->wend = 0;
+		if (c->eof)
+			return end(c);
+	} else {
+		flush(c); /* what arrived while that write was in flight */
+	}
 	update_reading(c);
 }
 
@@ -134,8 +138,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	STAT_ADD(bytes_in, (uint64_t)n);
 	c->len += (uint32_t)n;
 	flush(c);
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		update_reading(c);
+	update_reading(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
