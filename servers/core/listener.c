@@ -95,7 +95,6 @@ static void back_off(void)
  * backlog and the listener stops being readable. */
 static int shed_at_emfile(struct listener *l)
 {
-	STAT_ADD(accept_emfile, 1);
 	if (l->spare < 0 && (l->spare = sys_open_devnull()) < 0) {
 		back_off(); /* not even the spare: nothing to do but not spin */
 		errno = EAGAIN;
@@ -103,8 +102,10 @@ static int shed_at_emfile(struct listener *l)
 	}
 	sys_close(l->spare);
 	int fd = sys_accept4(l->fd, SOCK_CLOEXEC);
-	if (fd >= 0)
+	if (fd >= 0) {
 		sys_close(fd);
+		STAT_ADD(accept_emfile, 1); /* one connection refused for lack of fds */
+	}
 	l->spare = sys_open_devnull();
 	errno = fd >= 0 ? ECONNABORTED : EAGAIN;
 	return -1;
