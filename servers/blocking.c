@@ -16,7 +16,6 @@
  */
 #include "server.h"
 
-#include <errno.h>
 #include <pthread.h>
 
 #ifdef __SANITIZE_ADDRESS__
@@ -66,12 +65,9 @@ int main(int argc, char **argv)
 
 	for (;;) { /* the signal thread ends the process */
 		STAT_ADD(loop_passes, 1);
-		int fd = listener_accept(&lis, true);
-		if (fd < 0)
-			continue; /* refused, shed or failed: counted by the listener */
-		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
+		struct conn *c = server_accept(&lis, true, &cfg);
 		if (!c)
-			continue;
+			continue; /* failed for want of resources: counted by the listener */
 		if (iterative) {
 			serve(c);
 			continue;

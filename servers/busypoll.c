@@ -13,7 +13,6 @@
  */
 #include "server.h"
 
-#include <errno.h>
 
 static struct server_config cfg = {.name = "busypoll"};
 static struct conn **conns; /* dense: a closed connection's slot is taken by the last one */
@@ -22,16 +21,8 @@ static size_t nconns, cap_conns;
 /* Until EAGAIN, which is what almost every pass gets: the price of not waiting. */
 static void accept_all(struct listener *lis)
 {
-	for (;;) {
-		int fd = listener_accept(lis, false);
-		if (fd < 0) {
-			if (errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
-		if (!c)
-			continue;
+	struct conn *c;
+	while ((c = server_accept(lis, false, &cfg))) {
 		if (nconns == cap_conns) {
 			cap_conns = cap_conns * 2 + 64;
 			if (!(conns = realloc(conns, cap_conns * sizeof *conns)))

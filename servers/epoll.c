@@ -51,20 +51,12 @@ static void rearm(struct conn *c)
 
 static void accept_all(struct listener *lis)
 {
-	for (;;) {
-		int fd = listener_accept(lis, false);
-		if (fd < 0) {
-			if (errno == ECONNABORTED)
-				continue;
-			return; /* EAGAIN: backlog empty (other errors: counted, retried next wake-up) */
-		}
-		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
-		if (!c)
-			continue;
+	struct conn *c;
+	while ((c = server_accept(lis, false, &cfg))) {
 		/* loop_state: level-triggered, the interest armed; --edge, only the QUEUED mark */
 		c->loop_state = edge ? 0 : EPOLLIN;
 		struct epoll_event ev = {.events = interest(c), .data.ptr = c};
-		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
 			server_fatal(&cfg, "epoll_ctl ADD");
 	}
 }

@@ -48,17 +48,9 @@ static void remove_slot(nfds_t i)
 
 static void accept_all(struct listener *lis)
 {
-	for (;;) {
-		int fd = listener_accept(lis, false);
-		if (fd < 0) {
-			if (errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
-		if (c)
-			add(fd, interest(c), c);
-	}
+	struct conn *c;
+	while ((c = server_accept(lis, false, &cfg)))
+		add(c->fd, interest(c), c);
 }
 
 /* One read or one write per reported readiness, as with level-triggered epoll. */

@@ -45,27 +45,12 @@ static void drop(struct conn *c)
 
 static void accept_all(struct listener *lis)
 {
-	for (;;) {
-		int fd = listener_accept(lis, false);
-		if (fd < 0) {
-			if (errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		if (fd >= FD_SETSIZE) {
-			if (STAT_ADD(rejected_fd_setsize, 1) == 0)
-				fprintf(stderr, "echo-select: refusing connections whose fd is >= FD_SETSIZE "
-					"(%d); they are closed and counted in rejected_fd_setsize\n", FD_SETSIZE);
-			sys_close(fd);
-			continue;
-		}
-		struct conn *c = conn_new(fd, (uint32_t)cfg.buffer);
-		if (!c)
-			continue;
-		by_fd[fd] = c;
+	struct conn *c;
+	while ((c = server_accept(lis, false, &cfg))) { /* none with fd >= FD_SETSIZE: see main() */
+		by_fd[c->fd] = c;
 		set_interest(c);
-		if (fd > maxfd)
-			maxfd = fd;
+		if (c->fd > maxfd)
+			maxfd = c->fd;
 	}
 }
 
@@ -89,6 +74,7 @@ int main(int argc, char **argv)
 	cfg.variant = "default";
 	struct listener lis;
 	server_start(&cfg, SIGNALS_WAIT, false, &lis);
+	lis.fd_limit = FD_SETSIZE; /* FD_SET(1024) would write past the set: refuse such fds */
 	if (lis.fd >= FD_SETSIZE) {
 		errno = EMFILE;
 		server_fatal(&cfg, "the listener's fd does not fit an fd_set");

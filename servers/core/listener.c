@@ -70,6 +70,8 @@ void listener_open(struct listener *l, const struct server_config *cfg, bool blo
 	if (l->spare < 0)
 		fail(cfg, "open /dev/null for");
 	l->max_conns = cfg->max_conns;
+	l->fd_limit = 0;
+	l->name = cfg->name;
 
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
@@ -134,6 +136,14 @@ int listener_accept(struct listener *l, bool blocking)
 			back_off();
 			return -1;
 		}
+	}
+	if (l->fd_limit && fd >= l->fd_limit) {
+		if (STAT_ADD(rejected_fd_setsize, 1) == 0)
+			fprintf(stderr, "echo-%s: refusing connections whose fd is >= %d (FD_SETSIZE); they "
+				"are closed and counted in rejected_fd_setsize\n", l->name, l->fd_limit);
+		sys_close(fd);
+		errno = ECONNABORTED;
+		return -1;
 	}
 	if (l->max_conns && atomic_load_explicit(&stats.conns, memory_order_relaxed) >= l->max_conns) {
 		STAT_ADD(rejected_max_conns, 1);

@@ -3,6 +3,8 @@
  *    so a loop would spin. We keep a spare fd: close it, accept, close the new connection, reopen
  *    the spare. The client sees the connection closed; the refusal is counted (accept_emfile).
  *  - --max-conns: a connection beyond the limit is accepted and closed at once, and counted.
+ *  - fd_limit: a connection whose fd is too large for the loop (select's FD_SETSIZE) likewise,
+ *    counted in rejected_fd_setsize and reported once on stderr.
  *  - every accepted socket gets TCP_NODELAY, so a small echo is never held back by Nagle's algorithm.
  */
 #ifndef MUXBENCH_LISTENER_H
@@ -17,6 +19,8 @@ struct listener {
 	int fd;
 	int spare;	     /* /dev/null, given up to make room for one accept() at EMFILE */
 	uint64_t max_conns;  /* 0: no limit */
+	int fd_limit;	     /* 0, or refuse (close and count) an fd >= this: select's FD_SETSIZE */
+	const char *name;    /* for the messages */
 };
 
 /* Binds and listens; the listener is non-blocking unless blocking is asked for. Exits 1 on failure.

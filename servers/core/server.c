@@ -11,6 +11,21 @@ void server_start(const struct server_config *cfg, enum signal_style style, bool
 	listener_open(lis, cfg, blocking); /* last: its ready line promises the rest is in place */
 }
 
+struct conn *server_accept(struct listener *lis, bool blocking, const struct server_config *cfg)
+{
+	for (;;) {
+		int fd = listener_accept(lis, blocking);
+		if (fd < 0) {
+			if (errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		struct conn *c = conn_new(fd, (uint32_t)cfg->buffer);
+		if (c)
+			return c;
+	}
+}
+
 _Noreturn void server_fatal(const struct server_config *cfg, const char *what)
 {
 	fprintf(stderr, "echo-%s: %s: %s\n", cfg->name, what, strerror(errno));

@@ -24,6 +24,11 @@
 void server_start(const struct server_config *cfg, enum signal_style style, bool blocking,
 		  struct listener *lis);
 
+/* The next connection, accepted and wrapped: NULL once the backlog is empty (non-blocking) or an
+ * accept failed for want of resources (counted by the listener; retried on the next readiness).
+ * Refused connections (--max-conns, fd_limit, EMFILE) are skipped over here. */
+struct conn *server_accept(struct listener *lis, bool blocking, const struct server_config *cfg);
+
 /* A wait call returned n events (n may be 0). */
 static inline void stats_wakeup(int n)
 {
