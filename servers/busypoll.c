@@ -32,17 +32,6 @@ static void accept_all(struct listener *lis)
 	}
 }
 
-/* Try everything the connection could want; the socket answers EAGAIN where there is nothing. */
-static bool serve(struct conn *c)
-{
-	enum conn_rc rc = CONN_MORE;
-	if (conn_wants_write(c))
-		rc = conn_on_writable(c);
-	if (rc != CONN_CLOSE && conn_wants_read(c))
-		rc = conn_on_readable(c);
-	return rc != CONN_CLOSE && !(c->eof && !conn_wants_write(c));
-}
-
 int main(int argc, char **argv)
 {
 	options_parse(&cfg, argc, argv, NULL);
@@ -54,7 +43,8 @@ int main(int argc, char **argv)
 		STAT_ADD(loop_passes, 1);
 		accept_all(&lis);
 		for (size_t i = 0; i < nconns;) {
-			if (serve(conns[i])) {
+			/* readable and writable, as far as we know: let the syscalls say EAGAIN */
+			if (conn_serve(conns[i], true, true)) {
 				i++;
 			} else {
 				conn_close(conns[i]);

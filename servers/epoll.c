@@ -64,15 +64,12 @@ static void accept_all(struct listener *lis)
 /* Level-triggered: one read or one write per reported event; epoll will tell us again. */
 static void serve_level(struct conn *c, uint32_t events)
 {
-	enum conn_rc rc = CONN_MORE;
-	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && conn_wants_write(c))
-		rc = conn_on_writable(c);
-	if (rc != CONN_CLOSE && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_wants_read(c))
-		rc = conn_on_readable(c);
-	if (rc == CONN_CLOSE || (c->eof && !conn_wants_write(c)))
-		conn_close(c); /* closing the fd also removes it from the epoll set */
-	else
+	bool readable = events & (EPOLLIN | EPOLLERR | EPOLLHUP);
+	bool writable = events & (EPOLLOUT | EPOLLERR | EPOLLHUP);
+	if (conn_serve(c, readable, writable))
 		rearm(c);
+	else
+		conn_close(c); /* closing the fd also removes it from the epoll set */
 }
 
 static void enqueue(struct conn *c)

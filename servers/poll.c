@@ -53,17 +53,6 @@ static void accept_all(struct listener *lis)
 		add(c->fd, interest(c), c);
 }
 
-/* One read or one write per reported readiness, as with level-triggered epoll. */
-static bool serve(struct conn *c, short revents)
-{
-	enum conn_rc rc = CONN_MORE;
-	if ((revents & (POLLOUT | POLLERR | POLLHUP)) && conn_wants_write(c))
-		rc = conn_on_writable(c);
-	if (rc != CONN_CLOSE && (revents & (POLLIN | POLLERR | POLLHUP)) && conn_wants_read(c))
-		rc = conn_on_readable(c);
-	return rc != CONN_CLOSE && !(c->eof && !conn_wants_write(c));
-}
-
 int main(int argc, char **argv)
 {
 	options_parse(&cfg, argc, argv, NULL);
@@ -92,11 +81,12 @@ int main(int argc, char **argv)
 			}
 			n--;
 			struct conn *c = conns[i];
-			if (serve(c, pfds[i].revents)) {
+			short re = pfds[i].revents;
+			bool readable = re & (POLLIN | POLLERR | POLLHUP), writable = re & (POLLOUT | POLLERR | POLLHUP);
+			if (conn_serve(c, readable, writable)) /* one read or one write per readiness */
 				pfds[i++].events = interest(c);
-			} else {
+			else
 				remove_slot(i); /* slot i now holds the last connection: look at it again */
-			}
 		}
 	}
 	stats_write("final");

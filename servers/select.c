@@ -54,20 +54,6 @@ static void accept_all(struct listener *lis)
 	}
 }
 
-/* One read or one write per reported readiness, as with level-triggered epoll. */
-static void serve(struct conn *c, bool readable, bool writable)
-{
-	enum conn_rc rc = CONN_MORE;
-	if (writable && conn_wants_write(c))
-		rc = conn_on_writable(c);
-	if (rc != CONN_CLOSE && readable && conn_wants_read(c))
-		rc = conn_on_readable(c);
-	if (rc == CONN_CLOSE || (c->eof && !conn_wants_write(c)))
-		drop(c);
-	else
-		set_interest(c);
-}
-
 int main(int argc, char **argv)
 {
 	options_parse(&cfg, argc, argv, NULL);
@@ -97,8 +83,13 @@ int main(int argc, char **argv)
 			accept_all(&lis);
 		for (int fd = 0; fd <= last; fd++) {
 			bool r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
-			if ((r || w) && by_fd[fd])
-				serve(by_fd[fd], r, w);
+			struct conn *c = by_fd[fd];
+			if (!(r || w) || !c)
+				continue;
+			if (conn_serve(c, r, w)) /* one read or one write per readiness, as in poll.c */
+				set_interest(c);
+			else
+				drop(c);
 		}
 	}
 	stats_write("final");

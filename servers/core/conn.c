@@ -103,3 +103,13 @@ enum conn_rc conn_on_writable(struct conn *c)
 		return c->eof ? CONN_CLOSE : CONN_MORE;
 	return flush(c);
 }
+
+bool conn_serve(struct conn *c, bool readable, bool writable)
+{
+	enum conn_rc rc = CONN_MORE;
+	if (writable && conn_wants_write(c))
+		rc = conn_on_writable(c);
+	if (rc != CONN_CLOSE && readable && conn_wants_read(c))
+		rc = conn_on_readable(c);
+	return rc != CONN_CLOSE && !(c->eof && !conn_wants_write(c));
+}

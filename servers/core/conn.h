@@ -49,6 +49,11 @@ enum conn_rc conn_on_readable(struct conn *c);
 /* Write the pending output once. CONN_MORE when it all went (the connection may read again). */
 enum conn_rc conn_on_writable(struct conn *c);
 
+/* One readiness report, as level-triggered loops get them: write the pending output if the socket
+ * is writable, then read once if it is readable (ERR/HUP count as both: the syscall will say what
+ * happened). False when the connection is done: the caller closes it. */
+bool conn_serve(struct conn *c, bool readable, bool writable);
+
 static inline bool conn_wants_write(const struct conn *c)
 {
 	return c->off < c->len;
