@@ -20,7 +20,6 @@
  */
 #include "server.h"
 
-#include <errno.h>
 
 enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
 
@@ -138,33 +137,35 @@ int main(int argc, char **argv)
 	options_parse(&cfg, argc, argv, options);
 	cfg.variant = edge ? "edge" : "level";
 	struct listener lis;
-	server_start(&cfg, SIGNALS_WAIT, false, &lis);
+	server_start(&cfg, SIGNALS_FD, false, &lis);
 
 	ep = sys_epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		server_fatal(&cfg, "epoll_create1");
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL marks the listener */
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &lis}; /* the listener */
 	if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, lis.fd, &ev) != 0)
 		server_fatal(&cfg, "epoll_ctl ADD listener");
+	ev.data.ptr = NULL; /* NULL marks the signalfd */
+	if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, signals_fd(), &ev) != 0)
+		server_fatal(&cfg, "epoll_ctl ADD signalfd");
 
 	struct epoll_event events[MAX_EVENTS];
 	while (server_running()) {
 		STAT_ADD(loop_passes, 1);
-		int n = sys_epoll_pwait(ep, events, MAX_EVENTS, queued ? 0 : -1, signals_wait_mask());
-		if (n < 0) {
-			if (errno == EINTR)
-				continue; /* a signal: server_running() handles it */
-			server_fatal(&cfg, "epoll_pwait");
-		}
+		int n = sys_epoll_wait(ep, events, MAX_EVENTS, queued ? 0 : -1);
+		if (n < 0)
+			server_fatal(&cfg, "epoll_wait"); /* no EINTR: the signals come on the signalfd */
 		stats_wakeup(n);
 		for (int i = 0; i < n; i++) {
-			struct conn *c = events[i].data.ptr;
-			if (!c)
+			void *p = events[i].data.ptr;
+			if (p == &lis)
 				accept_all(&lis);
+			else if (!p)
+				signals_on_readable(); /* server_running() acts on it before the next wait */
 			else if (edge)
-				serve_edge(c);
+				serve_edge(p);
 			else
-				serve_level(c, events[i].events);
+				serve_level(p, events[i].events);
 		}
 		if (queued)
 			serve_queue();

@@ -7,17 +7,16 @@
  *  - every pass copies all N pollfds into the kernel, which polls every one of them (the cost that
  *    grows with N, idle or not), then the loop scans all N `revents` to find the few that are ready;
  *  - there is no FD_SETSIZE limit: the array is as long as the fd limit allows.
- * Slot 0 is the listener. A closed connection's slot is filled by the last one (swap-remove), so the
+ * Slot 0 is the listener, slot 1 the signalfd. A closed connection's slot is filled by the last one (swap-remove), so the
  * array stays dense; the loop then looks at the same index again, since it now holds another fd.
  *
  * Run: echo-poll --port 7000, then: nc 127.0.0.1 7000
  */
 #include "server.h"
 
-#include <errno.h>
 
 static struct server_config cfg = {.name = "poll"};
-static struct pollfd *pfds;   /* pfds[0] is the listener; pfds[i] belongs to conns[i] */
+static struct pollfd *pfds; /* [0] listener, [1] signalfd, then pfds[i] belongs to conns[i] */
 static struct conn **conns;
 static nfds_t nfds, cap_fds;
 
@@ -58,23 +57,25 @@ int main(int argc, char **argv)
 	options_parse(&cfg, argc, argv, NULL);
 	cfg.variant = "default";
 	struct listener lis;
-	server_start(&cfg, SIGNALS_WAIT, false, &lis);
-	add(lis.fd, POLLIN, NULL); /* slot 0 */
+	server_start(&cfg, SIGNALS_FD, false, &lis);
+	add(lis.fd, POLLIN, NULL);
+	add(signals_fd(), POLLIN, NULL);
 
 	while (server_running()) {
 		STAT_ADD(loop_passes, 1);
-		int n = sys_ppoll(pfds, nfds, signals_wait_mask());
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			server_fatal(&cfg, "ppoll");
-		}
+		int n = sys_poll(pfds, nfds);
+		if (n < 0)
+			server_fatal(&cfg, "poll");
 		stats_wakeup(n);
+		if (pfds[1].revents) {
+			n--;
+			signals_on_readable(); /* server_running() acts on it before the next wait */
+		}
 		if (pfds[0].revents) {
 			n--;
 			accept_all(&lis); /* appends: the new slots have revents 0 and are skipped below */
 		}
-		for (nfds_t i = 1; i < nfds && n > 0;) {
+		for (nfds_t i = 2; i < nfds && n > 0;) {
 			if (!pfds[i].revents) {
 				i++;
 				continue;

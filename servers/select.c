@@ -59,25 +59,25 @@ int main(int argc, char **argv)
 	options_parse(&cfg, argc, argv, NULL);
 	cfg.variant = "default";
 	struct listener lis;
-	server_start(&cfg, SIGNALS_WAIT, false, &lis);
+	server_start(&cfg, SIGNALS_FD, false, &lis);
 	lis.fd_limit = FD_SETSIZE; /* FD_SET(1024) would write past the set: refuse such fds */
 	if (lis.fd >= FD_SETSIZE) {
 		errno = EMFILE;
 		server_fatal(&cfg, "the listener's fd does not fit an fd_set");
 	}
 	FD_SET(lis.fd, &want_rd);
-	maxfd = lis.fd;
+	FD_SET(signals_fd(), &want_rd);
+	maxfd = lis.fd > signals_fd() ? lis.fd : signals_fd();
 
 	while (server_running()) {
 		STAT_ADD(loop_passes, 1);
 		fd_set rd = want_rd, wr = want_wr; /* a fresh copy for the kernel to overwrite */
-		int n = sys_pselect(maxfd + 1, &rd, &wr, signals_wait_mask());
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			server_fatal(&cfg, "pselect");
-		}
+		int n = sys_select(maxfd + 1, &rd, &wr);
+		if (n < 0)
+			server_fatal(&cfg, "select");
 		stats_wakeup(n);
+		if (FD_ISSET(signals_fd(), &rd))
+			signals_on_readable(); /* server_running() acts on it before the next wait */
 		int last = maxfd; /* accept_all() may raise maxfd: new fds were not in this pass's sets */
 		if (FD_ISSET(lis.fd, &rd))
 			accept_all(&lis);

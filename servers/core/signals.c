@@ -2,16 +2,19 @@
 #include "signals.h"
 
 #include "stats.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested, snapshot_requested;
-static sigset_t handled, wait_mask;
+static sigset_t handled;
+static int sigfd = -1;
 
 static void on_signal(int sig)
 {
@@ -67,25 +70,35 @@ void signals_init(enum signal_style style)
 		return;
 	}
 
-	/* No SA_RESTART: a blocking call interrupted by a signal must return, so the loop sees it. */
+	if (style == SIGNALS_FD) {
+		int err = pthread_sigmask(SIG_BLOCK, &handled, NULL);
+		if (err)
+			die("pthread_sigmask", err);
+		if ((sigfd = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+			die("signalfd", errno);
+		return;
+	}
+
+	/* SIGNALS_POLLED: nothing ever sleeps, so handlers setting flags are enough. */
 	sa = (struct sigaction){.sa_handler = on_signal};
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
 	    sigaction(SIGUSR1, &sa, NULL) != 0)
 		die("sigaction", errno);
-	if (style == SIGNALS_WAIT) {
-		int err = pthread_sigmask(SIG_BLOCK, &handled, &wait_mask);
-		if (err)
-			die("pthread_sigmask", err);
-		sigdelset(&wait_mask, SIGTERM);
-		sigdelset(&wait_mask, SIGINT);
-		sigdelset(&wait_mask, SIGUSR1);
-	}
 }
 
-const sigset_t *signals_wait_mask(void)
+int signals_fd(void)
 {
-	return &wait_mask;
+	return sigfd;
+}
+
+void signals_on_readable(void)
+{
+	struct signalfd_siginfo si[4];
+	ssize_t n;
+	while ((n = sys_read(sigfd, si, sizeof si)) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++)
+			on_signal((int)si[i].ssi_signo);
 }
 
 bool server_running(void)

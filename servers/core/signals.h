@@ -1,10 +1,13 @@
 /* signals.h - SIGTERM/SIGINT stop a server (final stats, exit 0), SIGUSR1 asks for a snapshot.
  *
  * Three styles, one per kind of loop:
- *  SIGNALS_WAIT    the loop sleeps in ppoll/pselect/epoll_pwait. The signals stay blocked except
- *                  inside that call (signals_wait_mask()), so one arriving just before the loop goes
- *                  to sleep is not lost: the call returns EINTR at once. The classic race of a flag
- *                  checked before select() cannot happen.
+ *  SIGNALS_FD      the loop sleeps in select/poll/epoll_wait. The signals are blocked and arrive
+ *                  on a signalfd that the loop watches like any socket (signals_fd()), and handles
+ *                  with signals_on_readable(). No race between a flag check and the wait, and no
+ *                  delay under load: ppoll/epoll_pwait with a signal mask would deliver a pending
+ *                  signal only when the call finds nothing else ready (on a successful return the
+ *                  kernel restores the mask first), so a saturated server would take its
+ *                  snapshot seconds late.
  *  SIGNALS_POLLED  the loop never sleeps (busy-poll): handlers set flags it checks every pass.
  *  SIGNALS_THREAD  thread-per-connection: every thread blocks the signals and one extra thread
  *                  takes them with sigwaitinfo(), writes the stats and, to stop, exits the process.
@@ -18,11 +21,12 @@
 #include <signal.h>
 #include <stdbool.h>
 
-enum signal_style { SIGNALS_WAIT, SIGNALS_POLLED, SIGNALS_THREAD };
+enum signal_style { SIGNALS_FD, SIGNALS_POLLED, SIGNALS_THREAD };
 
 void signals_init(enum signal_style style);
-/* The mask to pass to the wait call (SIGNALS_WAIT): the signals unblocked. */
-const sigset_t *signals_wait_mask(void);
+/* SIGNALS_FD: the signalfd to watch for readability, and what to do when it is readable. */
+int signals_fd(void);
+void signals_on_readable(void);
 /* Writes a snapshot if one was asked for; false once the server was told to stop. */
 bool server_running(void);
 

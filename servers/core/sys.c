@@ -13,11 +13,11 @@ const char *const sys_names[SYS__COUNT] = {
 	[SYS_SHUTDOWN] = "shutdown",
 	[SYS_SETSOCKOPT] = "setsockopt",
 	[SYS_OPENAT] = "openat",
-	[SYS_PPOLL] = "ppoll",
+	[SYS_POLL] = "poll",
 	[SYS_PSELECT6] = "pselect6",
 	[SYS_EPOLL_CREATE1] = "epoll_create1",
 	[SYS_EPOLL_CTL] = "epoll_ctl",
-	[SYS_EPOLL_PWAIT] = "epoll_pwait",
+	[SYS_EPOLL_WAIT] = "epoll_wait",
 	[SYS_IO_URING_ENTER] = "io_uring_enter",
 };
 
@@ -86,16 +86,24 @@ int sys_open_devnull(void)
 	return fd;
 }
 
-int sys_ppoll(struct pollfd *fds, nfds_t n, const sigset_t *mask)
+int sys_poll(struct pollfd *fds, nfds_t n)
 {
-	sys_counted(SYS_PPOLL);
-	return ppoll(fds, n, NULL, mask);
+	int r;
+	do {
+		sys_counted(SYS_POLL);
+		r = poll(fds, n, -1);
+	} while (r < 0 && errno == EINTR);
+	return r;
 }
 
-int sys_pselect(int nfds, fd_set *rd, fd_set *wr, const sigset_t *mask)
+int sys_select(int nfds, fd_set *rd, fd_set *wr)
 {
-	sys_counted(SYS_PSELECT6);
-	return pselect(nfds, rd, wr, NULL, NULL, mask);
+	int r;
+	do {
+		sys_counted(SYS_PSELECT6);
+		r = select(nfds, rd, wr, NULL, NULL);
+	} while (r < 0 && errno == EINTR); /* Linux leaves the sets unmodified on error */
+	return r;
 }
 
 int sys_epoll_create1(int flags)
@@ -106,12 +114,20 @@ int sys_epoll_create1(int flags)
 
 int sys_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 {
-	sys_counted(SYS_EPOLL_CTL);
-	return epoll_ctl(ep, op, fd, ev);
+	int r;
+	do {
+		sys_counted(SYS_EPOLL_CTL);
+		r = epoll_ctl(ep, op, fd, ev);
+	} while (r < 0 && errno == EINTR);
+	return r;
 }
 
-int sys_epoll_pwait(int ep, struct epoll_event *evs, int max, int timeout_ms, const sigset_t *mask)
+int sys_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms)
 {
-	sys_counted(SYS_EPOLL_PWAIT);
-	return epoll_pwait(ep, evs, max, timeout_ms, mask);
+	int r;
+	do {
+		sys_counted(SYS_EPOLL_WAIT);
+		r = epoll_wait(ep, evs, max, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	return r;
 }

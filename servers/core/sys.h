@@ -8,14 +8,14 @@
  * threads, and a snapshot may be taken from another thread. Uncontended, an atomic add costs a few
  * nanoseconds against a syscall's ~70 ns, and every server pays it alike.
  *
- * The I/O wrappers retry EINTR themselves (each attempt is counted: the kernel saw it). The wait
- * wrappers (ppoll, pselect6, epoll_pwait) return EINTR to the caller: that is how a signal wakes the loop.
+ * Every wrapper retries EINTR itself (each attempt is counted: the kernel saw it). The servers'
+ * own signals come on a signalfd (signals.h), so an EINTR is only ever a stray: a debugger or
+ * strace attaching, SIGSTOP and SIGCONT.
  */
 #ifndef MUXBENCH_SYS_H
 #define MUXBENCH_SYS_H
 
 #include <poll.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -31,11 +31,11 @@ enum sys_kind {
 	SYS_SHUTDOWN,
 	SYS_SETSOCKOPT,
 	SYS_OPENAT,
-	SYS_PPOLL,
-	SYS_PSELECT6,
+	SYS_POLL,
+	SYS_PSELECT6, /* what glibc's select() calls */
 	SYS_EPOLL_CREATE1,
 	SYS_EPOLL_CTL,
-	SYS_EPOLL_PWAIT,
+	SYS_EPOLL_WAIT,
 	SYS_IO_URING_ENTER,
 	SYS__COUNT
 };
@@ -62,10 +62,10 @@ int sys_close(int fd);
 int sys_shutdown(int fd, int how);
 int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int sys_open_devnull(void);
-int sys_ppoll(struct pollfd *fds, nfds_t n, const sigset_t *mask);
-int sys_pselect(int nfds, fd_set *rd, fd_set *wr, const sigset_t *mask);
+int sys_poll(struct pollfd *fds, nfds_t n);		    /* no timeout */
+int sys_select(int nfds, fd_set *rd, fd_set *wr);	    /* no timeout, no exceptfds */
 int sys_epoll_create1(int flags);
 int sys_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev);
-int sys_epoll_pwait(int ep, struct epoll_event *evs, int max, int timeout_ms, const sigset_t *mask);
+int sys_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms);
 
 #endif
