@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""meta.py - the environment a results directory came from, as DIR/meta.json.
+
+Kernel, CPU model, cores, RLIMIT_NOFILE, somaxconn, the ephemeral port range, git commit, compiler
+and build flags, the pinning and the syscall-counting method: everything a reader needs to judge
+whether two runs are comparable. Written once per directory; a later run with a different
+environment is refused by bench/run (rows from two machines do not belong in one table).
+
+usage: meta.py OUT_DIR BUILD_DIR PLACEMENT SERVER_CPU LOADGEN_CPU COUNT_METHOD
+"""
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def read(path, default=None):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def run(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_model():
+    for line in (read("/proc/cpuinfo", "") or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def build_options(build):
+    out = run("meson", "introspect", build, "--buildoptions")
+    opts = {}
+    if out:
+        for o in json.loads(out):
+            if o["name"] in ("buildtype", "optimization", "debug", "b_sanitize", "c_std", "c_args", "b_lto"):
+                opts[o["name"]] = o["value"]
+    return opts
+
+
+def main():
+    if len(sys.argv) != 7:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        sys.exit(2)
+    out, build, placement, scpu, lcpu, method = sys.argv[1:]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    commit = run("git", "rev-parse", "HEAD")
+    dirty = run("git", "status", "--porcelain", "--untracked-files=no")
+    lo, hi = (read("/proc/sys/net/ipv4/ip_local_port_range", "0 0") or "0 0").split()
+    meta = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "rlimit_nofile": {"soft": soft, "hard": hard},
+        "somaxconn": int(read("/proc/sys/net/core/somaxconn", "0")),
+        "ip_local_port_range": [int(lo), int(hi)],
+        "git_commit": commit,
+        "git_dirty": bool(dirty),
+        "compiler": (run("cc", "--version") or "").splitlines()[0] if run("cc", "--version") else None,
+        "build_dir": build,
+        "build_options": build_options(build),
+        "placement": placement,
+        "server_cpu": scpu,
+        "loadgen_cpu": lcpu,
+        "count_method": method,
+        "perf_version": run("perf", "--version"),
+        "clocksource": read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "cpuidle": read("/sys/devices/system/cpu/cpuidle/current_driver"),
+    }
+    path = os.path.join(out, "meta.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    main()
