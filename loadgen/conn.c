@@ -92,8 +92,11 @@ void lconn_fail(struct worker *w, struct lconn *c, enum err_kind kind)
 {
 	if (c->dead)
 		return;
-	if (atomic_load_explicit(&run_phase, memory_order_relaxed) != PHASE_DONE)
+	int phase = atomic_load_explicit(&run_phase, memory_order_relaxed);
+	if (phase < PHASE_DONE)
 		w->errors[kind]++;
+	if (phase == PHASE_CONNECT)
+		w->settled++;
 	/* Abortive close (RST, no TIME_WAIT): see worker.c's close_all(). */
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -143,8 +146,16 @@ bool lconn_send(struct worker *w, struct lconn *c, uint64_t now)
 static void response_done(struct worker *w, struct lconn *c, uint64_t now)
 {
 	struct slot *s = slot_of(c, c->rx_seq);
+	int phase = atomic_load_explicit(&run_phase, memory_order_relaxed);
+	c->rx_seq++;
+	c->rx_off = 0;
+	c->rx_bad = false;
+	if (phase == PHASE_CONNECT) { /* the connection's first echo (worker.c): it is served */
+		w->settled++;
+		return;
+	}
 	c->responded = true;
-	if (atomic_load_explicit(&run_phase, memory_order_relaxed) == PHASE_MEASURE) {
+	if (phase == PHASE_MEASURE) {
 		hist_record(&w->lat, now - s->sched_ns);
 		if (w->cfg->rate) /* in closed loop a request is sent when scheduled: the same figure */
 			hist_record(&w->lat_uncorrected, now - s->sent_ns);
@@ -156,9 +167,6 @@ static void response_done(struct worker *w, struct lconn *c, uint64_t now)
 				atomic_compare_exchange_strong(&run_phase, &measure, PHASE_DONE);
 		}
 	}
-	c->rx_seq++;
-	c->rx_off = 0;
-	c->rx_bad = false;
 	if (!w->cfg->rate) /* closed loop: the next request goes as soon as this one is answered */
 		lconn_schedule(w, c, now);
 }

@@ -96,6 +96,7 @@ static void parse(struct config *cfg, int argc, char **argv)
 		{"requests", T_COUNT, &cfg->requests, "K", "stop after K responses in the window (fixed work)"},
 		{"connect-rate", T_COUNT, &cfg->connect_rate, "R", "connections opened per second (no limit)"},
 		{"source", T_STRING, &cfg->sources, "ADDR,...", "source addresses, to use more local ports"},
+		{"tick", T_DURATION, &cfg->tick_ns, "TIME", "--rate: send in one burst per TIME (default 0: evenly)"},
 		{"timeout", T_DURATION, &cfg->timeout_ns, "TIME", "per request (default 10s)"},
 		{"server-pid", T_PID, &pid, "PID", "SIGUSR1 it at the start and end of the window"},
 		{"perf-ctl", T_STRING, &cfg->perf_ctl, "CTL[,ACK]",
@@ -169,6 +170,8 @@ static void parse(struct config *cfg, int argc, char **argv)
 		usage_error("--threads: out of range 1..64 (and at most --connections)", "");
 	if (cfg->duration_ns == 0)
 		usage_error("--duration must be more than 0", "");
+	if (cfg->tick_ns && !cfg->rate)
+		usage_error("--tick needs --rate", "");
 	if (cfg->timeout_ns == 0)
 		usage_error("--timeout must be more than 0", "");
 	if (cfg->requests && !cfg->duration_set)
@@ -358,7 +361,7 @@ int main(int argc, char **argv)
 
 	/* Connect. */
 	uint64_t t_connect = now_ns();
-	uint64_t connect_deadline = t_connect + 30000000000ull +
+	uint64_t connect_deadline = t_connect + 30000000000ull + cfg.timeout_ns +
 				    (cfg.connect_rate ? cfg.connections * 1000000000ull / cfg.connect_rate : 0);
 	for (unsigned t = 0; t < cfg.threads; t++)
 		if (pthread_create(&ws[t].thread, NULL, worker_main, &ws[t]) != 0) {
@@ -374,7 +377,7 @@ int main(int argc, char **argv)
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	}
 	if (atomic_load(&workers_connected) < cfg.threads) {
-		atomic_store(&run_phase, PHASE_DONE);
+		atomic_store(&run_phase, PHASE_EXIT);
 		uint64_t connected = 0;
 		for (unsigned t = 0; t < cfg.threads; t++) {
 			pthread_join(ws[t].thread, NULL);
@@ -421,6 +424,7 @@ int main(int argc, char **argv)
 	uint64_t t1 = now_ns();
 	getrusage(RUSAGE_SELF, &ru1);
 	mark_window(&cfg, &perf, false);
+	atomic_store(&run_phase, PHASE_EXIT); /* now the workers may close their connections */
 	if (perf.ctl >= 0)
 		close(perf.ctl);
 	if (perf.ack >= 0)

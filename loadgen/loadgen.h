@@ -15,7 +15,7 @@
 struct config {
 	const char *host;
 	uint64_t port, connections, active, size, pipeline, threads, rate, requests, connect_rate, seed;
-	uint64_t duration_ns, warmup_ns, timeout_ns;
+	uint64_t duration_ns, warmup_ns, timeout_ns, tick_ns;
 	bool duration_set;
 	const char *sources, *perf_ctl, *json_path, *hist_path;
 	long server_pid;
@@ -24,8 +24,10 @@ struct config {
 	unsigned nsources;
 };
 
-/* The run moves through these; the main thread is the clock and moves it on. */
-enum phase { PHASE_CONNECT, PHASE_WARMUP, PHASE_MEASURE, PHASE_DONE };
+/* The run moves through these; the main thread is the clock and moves it on. Between DONE (no
+ * more requests, nothing more counted) and EXIT the connections stay open, so that closing them
+ * cannot fall inside the server's or perf's window. */
+enum phase { PHASE_CONNECT, PHASE_WARMUP, PHASE_MEASURE, PHASE_DONE, PHASE_EXIT };
 
 enum err_kind {
 	ERR_VERIFY,	/* a response byte that is not what was sent */
@@ -70,6 +72,7 @@ struct worker {
 	uint64_t errors[ERR__COUNT];
 	int connect_errno; /* first connect failure, 0 if none */
 	size_t connected;
+	size_t settled; /* connections whose first echo came back, or that failed trying */
 	pthread_t thread;
 };
 

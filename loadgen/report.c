@@ -79,11 +79,11 @@ int report(const struct result *r)
 		(double)(r->t_connected - r->t_connect) / 1e9);
 	fprintf(f, "\"config\":{\"host\":\"%s\",\"port\":%llu,\"connections\":%llu,\"active\":%llu,\"size\":%llu,"
 		"\"mode\":\"%s\",\"rate\":%llu,\"pipeline\":%llu,\"threads\":%llu,\"requests\":%llu,"
-		"\"duration_s\":%.3f,\"warmup_s\":%.3f,\"timeout_s\":%.3f,\"sources\":%u,\"seed\":%llu}}\n",
+		"\"tick_us\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"timeout_s\":%.3f,\"sources\":%u,\"seed\":%llu}}\n",
 		cfg->host, (unsigned long long)cfg->port, (unsigned long long)cfg->connections,
 		(unsigned long long)cfg->active, (unsigned long long)cfg->size, cfg->rate ? "rate" : "closed",
 		(unsigned long long)cfg->rate, (unsigned long long)cfg->pipeline, (unsigned long long)cfg->threads,
-		(unsigned long long)cfg->requests, (double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9,
+		(unsigned long long)cfg->requests, (double)cfg->tick_ns / 1e3, (double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9,
 		(double)cfg->timeout_ns / 1e9, cfg->nsources, (unsigned long long)cfg->seed);
 	if (f != stdout && fclose(f) != 0) {
 		fprintf(stderr, "loadgen: --json %s: %s\n", cfg->json_path, strerror(errno));

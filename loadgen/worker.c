@@ -2,13 +2,17 @@
  *
  * Connect phase: connections are opened non-blocking, at most MAX_CONNECTING at once (so that the
  * server's listen backlog never overflows, which would cost a 1 s SYN retransmission), paced by
- * --connect-rate. Then traffic:
+ * --connect-rate. A connection counts as made when one request has been echoed on it: connect()
+ * completes as soon as the kernel queued the connection, and a server that accepts slowly (a
+ * thread per connection) would otherwise still be accepting during the measured window. A
+ * connection whose first echo does not come back within --timeout is given up (and counted).
+ * Then traffic:
  *  - closed loop: each active connection keeps --pipeline requests in flight; a response sends the
  *    next request at once;
  *  - fixed rate: this thread's j-th request falls due at start + j * interval and goes to its active
  *    connection j mod M_t. The loop sleeps exactly until the next one is due (epoll_pwait2, with
- *    nanosecond timeouts and the timer slack set to 1 ns), so requests leave evenly spaced instead of
- *    in millisecond bursts.
+ *    nanosecond timeouts and the timer slack set to 1 ns), so requests leave evenly spaced; or,
+ *    with --tick, in one burst per tick.
  * Level-triggered epoll, EPOLLIN always, EPOLLOUT only while a request is half-written: per request
  * the loadgen makes one write, one read and a share of one wait, the same as the server it drives.
  */
@@ -27,6 +31,8 @@
 #include <unistd.h>
 
 enum { MAX_CONNECTING = 256, MAX_EVENTS = 512, SEND_BATCH = 16, SCAN_NS = 100 * 1000 * 1000 };
+
+static void flush_sends(struct worker *w, uint64_t now);
 
 static int open_socket(struct worker *w, struct lconn *c)
 {
@@ -65,12 +71,12 @@ static bool connect_all(struct worker *w)
 {
 	const struct config *cfg = w->cfg;
 	struct epoll_event evs[MAX_EVENTS];
-	size_t next = 0, connecting = 0, done = 0;
-	uint64_t start = now_ns();
+	size_t next = 0, connecting = 0;
+	uint64_t start = now_ns(), next_scan = start + SCAN_NS;
 	/* --connect-rate is for the whole loadgen: each thread takes its share */
 	double per_ns = cfg->connect_rate ? (double)cfg->connect_rate / (double)cfg->threads / 1e9 : 0;
 
-	while (done < w->nconns) {
+	while (w->settled < w->nconns) {
 		uint64_t now = now_ns();
 		while (next < w->nconns && connecting < MAX_CONNECTING &&
 		       (!per_ns || (double)next < (double)(now - start) * per_ns + 1)) {
@@ -82,15 +88,25 @@ static bool connect_all(struct worker *w)
 			next++;
 			connecting++;
 		}
-		if (atomic_load(&run_phase) == PHASE_DONE)
+		if (atomic_load(&run_phase) >= PHASE_DONE)
 			return false; /* the main thread gave up on us (its connect deadline) */
 		int n = epoll_wait(w->ep, evs, MAX_EVENTS, per_ns ? 1 : 100);
 		if (n < 0 && errno != EINTR) {
 			w->connect_errno = errno;
 			return false;
 		}
+		now = now_ns();
 		for (int i = 0; i < n; i++) {
 			struct lconn *c = evs[i].data.ptr;
+			if (c == NULL || c->dead)
+				continue;
+			if (!c->connecting) { /* its first echo, or its first request still going out */
+				if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+					lconn_receive(w, c, now);
+				if (!c->dead && (evs[i].events & EPOLLOUT))
+					lconn_send(w, c, now);
+				continue;
+			}
 			int soerr = 0;
 			socklen_t len = sizeof soerr;
 			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
@@ -106,8 +122,19 @@ static bool connect_all(struct worker *w)
 			}
 			c->connecting = false;
 			connecting--;
-			done++;
 			w->connected++;
+			lconn_schedule(w, c, now);
+			lconn_send(w, c, now);
+		}
+		flush_sends(w, now);
+		if (now >= next_scan) {
+			for (size_t i = 0; i < next; i++) {
+				struct lconn *c = &w->conns[i];
+				if (!c->dead && !c->connecting && c->rx_seq < c->tx_seq &&
+				    now - c->q[c->rx_seq & (c->q_cap - 1)].sent_ns > cfg->timeout_ns)
+					lconn_fail(w, c, ERR_TIMEOUT);
+			}
+			next_scan = now + SCAN_NS;
 		}
 	}
 	return true;
@@ -130,9 +157,15 @@ static void close_all(struct worker *w)
 	}
 }
 
+/* When this thread's j-th request is due: evenly spaced, or with --tick, every request that falls
+ * within a tick is due at the tick's start (the load arrives in bursts, as wrk2's millisecond
+ * timers make it). Latency counts from this time either way. */
 static uint64_t due(const struct worker *w, uint64_t j)
 {
-	return w->rate_start_ns + (uint64_t)((unsigned __int128)j * w->rate_num / w->rate_den);
+	uint64_t t = (uint64_t)((unsigned __int128)j * w->rate_num / w->rate_den);
+	if (w->cfg->tick_ns)
+		t -= t % w->cfg->tick_ns;
+	return w->rate_start_ns + t;
 }
 
 /* A request that waited --timeout for its response: the connection is given up. */
@@ -179,10 +212,6 @@ static void traffic(struct worker *w)
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t now = now_ns(), next_scan = now + SCAN_NS;
 	int tick = tick_fd(w);
-	if (!(w->sendq = calloc(w->nactive + 1, sizeof *w->sendq))) {
-		perror("loadgen");
-		exit(1);
-	}
 
 	if (!cfg->rate) {
 		for (size_t i = 0; i < w->nactive; i++) {
@@ -191,7 +220,7 @@ static void traffic(struct worker *w)
 			lconn_send(w, w->actives[i], now);
 		}
 	}
-	while (atomic_load_explicit(&run_phase, memory_order_relaxed) != PHASE_DONE) {
+	while (atomic_load_explicit(&run_phase, memory_order_relaxed) < PHASE_DONE) {
 		int n;
 		if (cfg->rate && w->nactive) { /* sleep exactly until the next request is due */
 			uint64_t wake = due(w, w->next_req);
@@ -239,7 +268,6 @@ static void traffic(struct worker *w)
 		}
 	}
 	close(tick);
-	free(w->sendq);
 }
 
 void *worker_main(void *arg)
@@ -247,7 +275,8 @@ void *worker_main(void *arg)
 	struct worker *w = arg;
 	prctl(PR_SET_TIMERSLACK, 1UL); /* sleep until the next request is due, not 50 µs later */
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (w->ep < 0) {
+	w->sendq = calloc(w->nconns + 1, sizeof *w->sendq);
+	if (w->ep < 0 || !w->sendq) {
 		w->connect_errno = errno;
 	} else if (connect_all(w)) {
 		atomic_fetch_add(&workers_connected, 1);
@@ -255,7 +284,10 @@ void *worker_main(void *arg)
 			nanosleep(&(struct timespec){0, 1000000}, NULL);
 		traffic(w);
 	}
+	while (atomic_load(&run_phase) < PHASE_EXIT) /* the window is being closed: keep still */
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	close_all(w);
+	free(w->sendq);
 	if (w->ep >= 0)
 		close(w->ep);
 	return NULL;

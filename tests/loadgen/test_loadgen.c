@@ -7,8 +7,8 @@
  *   closed    closed loop, 4 KiB requests, --pipeline 4, 2 threads: no errors, bytes in == out
  *   requests  --requests 5000 stops after 5,000 responses (fixed work)
  *   corrupt   a server that flips one byte in a thousand: corruption reported, exit 1
- *   mute      a server that accepts and never reads: the loadgen stops at its deadline, reports
- *             every active connection starved, exit 1
+ *   mute      a server that accepts and never reads: every connection's first echo times out,
+ *             the loadgen stops at its deadline, reports every active connection starved, exit 1
  *   refused   nothing listening: a one-line message naming the cause, exit 1
  *   badopts   M > N, size 0, missing port, --rate abc: one line on stderr, exit 2
  * The harness (tests/integration/harness.c) starts and stops the servers; this file runs the
@@ -233,10 +233,12 @@ static void case_mute(void)
 	pid_t pid = start_bad("--mute", NULL, port);
 	struct run r;
 	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "20", "--active", "10", "--duration", "1s",
-					  "--warmup", "0.2s", NULL},
+					  "--warmup", "0.2s", "--timeout", "1s", NULL},
 		    10000);
 	ASSERT_EQ(r.status, 1);
-	ASSERT_LE(r.ms, 5000); /* warm-up + window + shutdown: nothing waits on the silent server */
+	/* first echoes given up after --timeout, then warm-up and window: nothing waits longer */
+	ASSERT_LE(r.ms, 5000);
+	ASSERT_EQ(json_num(r.out, "\"timeout\""), 20);
 	ASSERT_EQ(json_num(r.out, "\"starved\""), 10);
 	ASSERT_EQ(json_num(r.out, "\"requests\""), 0);
 	ASSERT_TRUE(strstr(r.err, "starved active connections: 10") != NULL);
