@@ -159,7 +159,7 @@ def main():
     csv_path = os.path.join(a.out, "rows.csv")
     new = not os.path.exists(csv_path)
     with open(csv_path, "a", newline="") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         if new:
             w.writerow(COLUMNS)
         w.writerow([fmt(row[c]) for c in COLUMNS])
