@@ -48,7 +48,9 @@ bench/run --server select --connections 2000 --active 20 --duration 1s --warmup 
 # 3. A server killed mid-run: a failed row, the script goes on, nothing left behind.
 bench/run --server epoll --connections 100 --active 10 --rate 1k --duration 3s --warmup 0.3s --reps 2 --out "$out/c" >/dev/null 2>&1 &
 run=$!
-for _ in $(seq 100); do pkill -KILL -f "echo-epoll --port 0 --stats $out/c" && break; sleep 0.1; done
+for _ in $(seq 100); do pgrep -f "loadgen.*json $out/c" >/dev/null && break; sleep 0.1; done # mid-run:
+sleep 1                                                                                    # in the window
+pkill -KILL -f "echo-epoll --port 0 --stats $out/c" || fail "no server to kill"
 wait "$run" || fail "bench/run exited $? after a crash"
 [[ $(col "$out/c/rows.csv" 0 status) == failed:server_crashed ]] || fail "crash row: $(col "$out/c/rows.csv" 0 status)"
 [[ $(col "$out/c/rows.csv" 1 status) == ok ]] || fail "the next repetition: $(col "$out/c/rows.csv" 1 status)"
