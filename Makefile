@@ -1,14 +1,20 @@
 # Makefile - the front door. The build is meson's; this only names the jobs.
 #   make          build everything (installs missing Debian packages first when run as root)
 #   make test     the unit and integration suites, in a normal and an ASan+UBSan build
-#   make bench    the main job: the measured sweep, charts and report (not written yet)
+#   make bench    the main job: the measured sweep, hyperfine, charts and report (~15 min;
+#                 QUICK=1 ~3 min; SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 override)
+#   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
+#   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make clean    remove the build directories
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all test test-build test-asan bench clean deps
+RUN        ?= results/latest
+export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD
+
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine plots clean deps
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -34,9 +40,28 @@ test: all $(ASAN_BUILD)/build.ninja
 	$(MESON_TEST) -C $(ASAN_BUILD) || status=1; \
 	exit $$status
 
-bench:
-	@echo "make bench: the measured sweep arrives with bench/run and bench/sweep (issues 4 and 5)" >&2
-	@exit 2
+bench-deps:
+	bench/deps.sh bench
+
+# The sweep makes a new results/runs/<stamp> and points results/latest at it; the rest of the
+# job reads that.
+bench: bench-deps all
+	bench/sweep
+	bench/hyperfine $(RUN)
+	$(MAKE) --no-print-directory plots RUN=$(RUN)
+	@echo "make bench: $$(readlink -f $(RUN))/REPORT.md"
+
+bench-hyperfine: bench-deps all
+	bench/hyperfine $(RUN)
+
+plots:
+	python3 bench/lib/plotdata.py $(RUN)
+	@if [ -f $(RUN)/plots/hyperfine.dat ]; then :; else rm -f $(RUN)/plots/hyperfine.png $(RUN)/plots/hyperfine.svg; fi
+	for g in plots/*.gp; do \
+	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; esac; \
+	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
+	done
+	python3 bench/lib/report.py $(RUN)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -153,6 +153,7 @@ def main():
     p.add_argument("--perf")
     p.add_argument("--loadgen")
     p.add_argument("--extra", default="{}", help="JSON merged into the rows.json object")
+    p.add_argument("--progress", help="REP/REPS, for the progress line on stderr")
     a = p.parse_args()
 
     row, detail = build_row(a)
@@ -176,6 +177,36 @@ def main():
     os.replace(tmp, json_path)
     json.dump(row, sys.stdout)
     print()
+    if a.progress:
+        print(progress_line(row, a.progress), file=sys.stderr)
+
+
+def progress_line(r, rep):
+    """One line per run. Inside bench/sweep (MUXBENCH_SWEEP="DONE TOTAL START_EPOCH") it counts
+    runs over the whole sweep and adds an ETA from the mean time per run so far."""
+    import time
+    prefix = f"[{rep}]"
+    eta = ""
+    sweep = os.environ.get("MUXBENCH_SWEEP", "").split()
+    if len(sweep) == 3:
+        done, total, start = int(sweep[0]) + int(rep.split("/")[0]), int(sweep[1]), float(sweep[2])
+        prefix = f"[{done}/{total}]"
+        left = (time.time() - start) / done * (total - done)
+        eta = f" (ETA {int(left // 60)}m{int(left % 60):02d}s)"
+
+    def f(k, spec):
+        return format(r[k], spec) if r.get(k) is not None else "-"
+
+    load = f"rate {r['offered_rps'] // 1000 if r['offered_rps'] % 1000 == 0 else r['offered_rps']}" \
+        f"{'k' if r['offered_rps'] % 1000 == 0 else ''}" if r["mode"] == "rate" else "closed"
+    name = r["server"] if r["variant"] in ("default", "level", "threads") else f"{r['server']}-{r['variant']}"
+    p99 = r.get("p99_us")
+    p99s = "-" if p99 is None else (f"{p99 / 1000:.1f} ms" if p99 >= 1000 else f"{p99:.0f} µs")
+    status = "" if r["status"] == "ok" else f" [{r['status']}]"
+    bound = " LOADGEN-BOUND" if r.get("loadgen_bound") else ""
+    return (f"{prefix} {name} N={r['connections']:,} M={r['active']} {load}: {f('achieved_rps', ',.0f')} req/s, "
+            f"{f('syscalls_per_req', '.2f')} syscalls/req (perf {f('perf_syscalls_per_req', '.2f')}), "
+            f"{f('cpu_us_per_req', '.1f')} µs CPU/req, p99 {p99s}{eta}{status}{bound}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def window(lines):
         "util": cpu / 1e6 / dt if dt > 0 else None,
         "ctxsw": (b["nvcsw"] + b["nivcsw"]) - (a["nvcsw"] + a["nivcsw"]),
         "wakeups": b["wakeups"] - a["wakeups"],
+        "loop_passes": b["loop_passes"] - a["loop_passes"],
         "events": b["events"] - a["events"],
         "maxrss_kb": b["maxrss_kb"],
         "threads": b["threads"],

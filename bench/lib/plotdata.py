@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""plotdata.py - the data files the gnuplot scripts in plots/ draw, computed from a run's rows.
+
+Writes RUN_DIR/plots/*.dat. Each file holds one block per server (blocks separated by two blank
+lines, so gnuplot's `index` walks them); a block starts with a header line whose first field is
+the server's name (gnuplot's `title columnheader(1)`), then `x median min max` lines: the error
+bars span the repetitions. Only `ok` repetitions count; a point with none (unsupported, failed)
+is left out, and the report says why.
+
+usage: plotdata.py RUN_DIR
+"""
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
+
+def style(lab):
+    """The server's line type in plots/common.gp (its colour follows its name from chart to chart)."""
+    return results.ORDER.index(lab) + 1 if lab in results.ORDER else 9
+
+
+KIND_ORDER = ["reads with data", "reads that found nothing", "writes", "waits", "epoll_ctl", "accept", "other"]
+
+
+def series(f, rows, pts, mode, key, scale=1.0):
+    """One block per server: N, median, min, max of key (points without ok rows skipped)."""
+    for lab in results.labels(rows):
+        lines = []
+        for n in results.conns(rows):
+            s = results.stat(pts.get((lab, n, mode), []), key)
+            if s:
+                lines.append(f"{n} {s.median * scale:.6g} {s.min * scale:.6g} {s.max * scale:.6g} {style(lab)}")
+        if lines:
+            f.write(f'"{lab}" median min max style\n' + "\n".join(lines) + "\n\n\n")
+
+
+def kinds_at(rows, n):
+    """Per server at N (rate mode): the median repetition's syscalls per request by kind."""
+    out = {}
+    for lab in results.labels(rows):
+        reps = [r for r in rows if r["label"] == lab and r["connections"] == n and r["mode"] == "rate"
+                and r["status"] == "ok"]
+        if not reps:
+            continue
+        reps.sort(key=lambda r: r.get("syscalls_any") or 0)
+        k = results.window_kinds(reps[len(reps) // 2])
+        if k:
+            out[lab] = k
+    return out
+
+
+def cdf_files(run_dir, rows, n):
+    """Per server: the histogram file of its median-p99 repetition at N, fixed rate."""
+    out = {}
+    for lab in results.labels(rows):
+        reps = [r for r in rows if r["label"] == lab and r["connections"] == n and r["mode"] == "rate"
+                and r["status"] == "ok" and r.get("tag")]
+        if not reps:
+            continue
+        reps.sort(key=lambda r: r["p99_us"])
+        path = os.path.join(run_dir, "hist", reps[len(reps) // 2]["tag"] + ".hist")
+        if os.path.exists(path):
+            out[lab] = path
+    return out
+
+
+def main():
+    run_dir = sys.argv[1]
+    rows, meta = results.load(run_dir)
+    pts = results.points(rows)
+    d = os.path.join(run_dir, "plots")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "syscalls.dat"), "w") as f:
+        series(f, rows, pts, "rate", "syscalls_any")
+    with open(os.path.join(d, "cpu.dat"), "w") as f:
+        series(f, rows, pts, "rate", "cpu_us_per_req")
+    with open(os.path.join(d, "p50.dat"), "w") as f:
+        series(f, rows, pts, "rate", "p50_us", 1e-3)
+    with open(os.path.join(d, "p99.dat"), "w") as f:
+        series(f, rows, pts, "rate", "p99_us", 1e-3)
+    with open(os.path.join(d, "throughput.dat"), "w") as f:
+        series(f, rows, pts, "closed", "achieved_rps", 1e-3)
+    with open(os.path.join(d, "rss.dat"), "w") as f:
+        series(f, rows, pts, "rate", "rss_kb", 1 / 1024)
+    with open(os.path.join(d, "threads.dat"), "w") as f:
+        series(f, rows, pts, "rate", "threads")
+
+    ns = results.conns(rows)
+    at = 10000 if 10000 in ns else (ns[-1] if ns else 0)
+    kinds = kinds_at(rows, at)
+    with open(os.path.join(d, "kinds.dat"), "w") as f:
+        f.write("server " + " ".join('"' + k + '"' for k in KIND_ORDER) + " total\n")
+        for lab, k in kinds.items():
+            f.write(lab + " " + " ".join(f"{k[x]:.4f}" for x in KIND_ORDER) + f" {sum(k.values()):.4f}\n")
+    cdfs = cdf_files(run_dir, rows, at)
+    with open(os.path.join(d, "cdf.dat"), "w") as f:
+        for lab, path in cdfs.items():
+            f.write(f'"{lab}" value_ms fraction style\n')
+            with open(path) as h:
+                for line in h:
+                    if line.startswith("#"):
+                        continue
+                    v, _, frac = line.split()
+                    # plotted as 1/(1-F) on a log axis: the tail gets the room it deserves
+                    f.write(f"{float(v) / 1000:.6g} {min(float(frac), 0.999999):.9f} {style(lab)}\n")
+            f.write("\n\n")
+    machine = f"{meta.get('cpu_model', '?')}, {meta.get('cores', '?')} vCPU, Linux {meta.get('kernel', '?')}"
+    rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
+    with open(os.path.join(d, "vars.gp"), "w") as f:
+        f.write(f'machine = "{machine}"\n')
+        f.write(f'rate = "{rate // 1000}k req/s" \n' if rate else 'rate = "?"\n')
+        f.write(f"at_n = {at}\n")
+        f.write(f'placement = "{meta.get("placement", "?")}"\n')
+    for stale in glob.glob(os.path.join(d, "*.tmp")):
+        os.remove(stale)
+
+
+if __name__ == "__main__":
+    main()

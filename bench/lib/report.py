@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""report.py - REPORT.md for a run: every figure and every sentence in it is computed from the
+run's rows (rows.json), its environment (meta.json) and hyperfine's results; none is typed in.
+
+usage: report.py RUN_DIR
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
+
+CHARTS = [
+    ("syscalls", "Syscalls per request against N (the headline)"),
+    ("cpu", "Server CPU per request at the fixed rate"),
+    ("latency", "p50 and p99 latency at the fixed rate"),
+    ("throughput", "Maximum throughput, closed loop"),
+    ("kinds", "Syscalls per request by kind"),
+    ("memory", "Server memory (RSS) and threads"),
+    ("cdf", "Latency distribution"),
+    ("hyperfine", "Fixed work timed by hyperfine"),
+]
+
+
+def num(x, spec=".2f"):
+    return "–" if x is None else format(x, spec)
+
+
+def rng(s, spec=".2f", unit=""):
+    """median [min–max] of a Stat, or a dash."""
+    if not s:
+        return "–"
+    if s.n > 1 and (s.min != s.max):
+        return f"{format(s.median, spec)}{unit} [{format(s.min, spec)}–{format(s.max, spec)}]"
+    return f"{format(s.median, spec)}{unit}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def main():
+    run_dir = sys.argv[1]
+    rows, meta = results.load(run_dir)
+    pts = results.points(rows)
+    labs = results.labels(rows)
+    ns = results.conns(rows)
+    at = 10000 if 10000 in ns else ns[-1]
+    m_at = min(500, at)
+    rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
+    ticks = {r.get("tick") for r in rows if r["mode"] == "rate"}
+    reps = max((r["rep"] for r in rows), default=0)
+    windows = {round(r["loadgen"]["window"]["seconds"]) for r in rows if r.get("loadgen")}
+    L = []
+    w = L.append
+
+    w(f"# muxbench report: {at:,} connections, {m_at} ready\n")
+    w(f"Run of {meta.get('date', '?')}: servers {', '.join(labs)}; N = {', '.join(f'{n:,}' for n in ns)} "
+      f"connections of which M = min(500, N) active; 64-byte requests; a fixed rate of {rate:,} requests/s "
+      f"(requests released together every {', '.join(sorted(t for t in ticks if t)) or 'instant'}) and a closed loop; "
+      f"{reps} repetition(s) of a {', '.join(str(x) for x in sorted(windows))} s window per point. Figures are "
+      f"medians over the repetitions, [min–max] beside them. Every number below is computed from "
+      f"`rows.json` by `bench/lib/report.py`.\n")
+
+    w("## Environment\n")
+    bo = meta.get("build_options", {})
+    w("| | |\n| --- | --- |")
+    for k, v in [("kernel", meta.get("kernel")), ("CPU", f"{meta.get('cpu_model')} ({meta.get('cores')} vCPU)"),
+                 ("placement", f"{meta.get('placement')}: server on CPU {meta.get('server_cpu')}, loadgen on CPU {meta.get('loadgen_cpu')}"),
+                 ("syscall counting", f"{meta.get('count_method')} ({meta.get('perf_version') or 'no perf'}) and the servers' own counters"),
+                 ("RLIMIT_NOFILE", f"{meta.get('rlimit_nofile', {}).get('soft')} (hard {meta.get('rlimit_nofile', {}).get('hard')})"),
+                 ("somaxconn", meta.get("somaxconn")), ("ephemeral ports", meta.get("ip_local_port_range")),
+                 ("compiler", meta.get("compiler")), ("build", f"{bo.get('buildtype')}, -O{bo.get('optimization')}, sanitizers {bo.get('b_sanitize')}"),
+                 ("git commit", f"{meta.get('git_commit')}{' (with uncommitted changes)' if meta.get('git_dirty') else ''}"),
+                 ("clocksource, cpuidle", f"{meta.get('clocksource')}, {meta.get('cpuidle')}")]:
+        w(f"| {k} | {v} |")
+    w("")
+
+    # The table.
+    w(f"## {at:,} connections, {m_at} ready\n")
+    w(f"At the fixed rate ({rate:,} req/s): syscalls per request (the servers' own count; perf's for libuv), "
+      f"reads that found nothing per read that found data, server CPU per request and p99 latency. "
+      f"Closed loop: the highest throughput.\n")
+    w("| server | syscalls/req | failed reads per useful read | CPU µs/req | p99 µs | max req/s (closed) | status |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for lab in labs:
+        r_rate, r_closed = pts.get((lab, at, "rate"), []), pts.get((lab, at, "closed"), [])
+        st = results.status_of(r_rate + r_closed)
+        w(f"| {lab} | {rng(results.stat(r_rate, 'syscalls_any'))} | {rng(results.stat(r_rate, 'eagain_reads_per_read'), '.1f')} | "
+          f"{rng(results.stat(r_rate, 'cpu_us_per_req'), '.1f')} | {rng(results.stat(r_rate, 'p99_us'), ',.0f')} | "
+          f"{rng(results.stat(r_closed, 'achieved_rps'), ',.0f')} | {st} |")
+    w("")
+
+    # Sentences computed from the rows.
+    def med(lab, n, mode, key):
+        return results.stat(pts.get((lab, n, mode), []), key).median
+
+    w("## What the numbers say\n")
+    facts = []
+    e_sys, b_sys, p_sys = (med(x, at, "rate", "syscalls_any") for x in ("epoll", "busypoll", "poll"))
+    b_eagain = med("busypoll", at, "rate", "eagain_reads_per_read")
+    if e_sys and b_sys:
+        facts.append(f"At N={at:,}, busy-poll made {b_sys / e_sys:.0f}x the syscalls of epoll per request "
+                     f"({b_sys:.1f} against {e_sys:.2f})" + (f", {b_eagain:.1f} reads that found nothing for every "
+                                                              f"read that found data." if b_eagain else "."))
+    e_cpu, p_cpu, b_cpu = (med(x, at, "rate", "cpu_us_per_req") for x in ("epoll", "poll", "busypoll"))
+    if e_sys and p_sys and e_cpu and p_cpu:
+        facts.append(f"poll made {abs(p_sys - e_sys) / e_sys * 100:.0f}% {'fewer' if p_sys < e_sys else 'more'} syscalls per request "
+                     f"than epoll ({p_sys:.2f} against {e_sys:.2f}) but used {p_cpu / e_cpu:.1f}x its CPU per request "
+                     f"({p_cpu:.1f} µs against {e_cpu:.1f} µs): one poll() call is cheap to count and expensive to make, "
+                     f"since the kernel checks all {at:,} fds every time.")
+    for lab in ("busypoll", "epoll", "poll"):
+        lo, hi = med(lab, ns[0], "rate", "syscalls_any"), med(lab, at, "rate", "syscalls_any")
+        clo, chi = med(lab, ns[0], "rate", "cpu_us_per_req"), med(lab, at, "rate", "cpu_us_per_req")
+        if lo and hi and clo and chi:
+            facts.append(f"From N={ns[0]:,} to N={at:,}, {lab}'s syscalls per request went from {lo:.2f} to {hi:.2f} "
+                         f"(x{hi / lo:.1f}) and its CPU per request from {clo:.1f} µs to {chi:.1f} µs (x{chi / clo:.1f}).")
+    busy = [r for r in rows if r["label"] == "busypoll" and r["mode"] == "rate" and r["status"] == "ok"
+            and (r.get("server_window") or {}).get("loop_passes")]
+    if busy:
+        lo = min(busy, key=lambda r: r["connections"])
+        hi = max(busy, key=lambda r: r["connections"])
+
+        def per_s(r):
+            w_ = r["server_window"]
+            return w_["syscalls"]["total"] / w_["seconds"] / 1e6, w_["syscalls"]["read"] / w_["loop_passes"]
+        (slo, rlo), (shi, rhi) = per_s(lo), per_s(hi)
+        facts.append(f"Busy-poll never sleeps, so at a fixed rate its syscalls per request are set by how fast its "
+                     f"core can make them, not by N: {slo:.2f} million syscalls/s at N={lo['connections']:,} and "
+                     f"{shi:.2f} million/s at N={hi['connections']:,}. What N changes is the pass: {rlo:,.0f} reads "
+                     f"per pass at N={lo['connections']:,}, {rhi:,.0f} at N={hi['connections']:,} (every connection, "
+                     f"every pass), so fewer passes per second and later answers (p99 in the table).")
+    sel = [r for r in rows if r["label"] == "select" and r["status"].startswith("unsupported")]
+    if sel:
+        facts.append(f"select could not be run at N = {', '.join(f'{n:,}' for n in sorted({r['connections'] for r in sel}))}: "
+                     f"an fd_set cannot describe an fd of {1024} or more (FD_SETSIZE), so these rows say "
+                     f"`unsupported:fd_setsize` instead of measuring refusals.")
+    utils = [(r["label"], r.get("server_util")) for r in rows if r["mode"] == "rate" and r["connections"] == at and r["status"] == "ok"]
+    for lab in ("busypoll", "epoll"):
+        u = [x for l_, x in utils if l_ == lab and x is not None]
+        if u:
+            u.sort()
+            facts.append(f"At the fixed rate and N={at:,}, {lab}'s server used {u[len(u) // 2] * 100:.0f}% of its core "
+                         f"(median of {len(u)}).")
+    best = max(((med(lab, n, "closed", "achieved_rps") or 0, lab, n) for lab in labs for n in ns), default=None)
+    if best and best[0]:
+        closed = [r for r in rows if r["mode"] == "closed" and r["label"] == best[1] and r["connections"] == best[2] and r["status"] == "ok"]
+        su = [r.get("server_util") for r in closed if r.get("server_util") is not None]
+        lu = [r.get("loadgen_util") for r in closed if r.get("loadgen_util") is not None]
+        facts.append(f"The highest closed-loop throughput was {best[0]:,.0f} req/s ({best[1]}, N={best[2]:,}); there the server's "
+                     f"core was {max(su) * 100:.0f}% busy and the loadgen's {max(lu) * 100:.0f}%. On 2 cores each side has one, "
+                     f"and TCP costs both about the same, so closed-loop peaks show which side saturated first; compare "
+                     f"servers by CPU per request at the fixed rate." if su and lu else "")
+    bound = sorted({f"{r['label']} N={r['connections']:,} {r['mode']}" for r in rows if r.get("loadgen_bound")})
+    facts.append(("These points were loadgen-bound (the loadgen's core was full while the server's was not, or the "
+                  "rate was missed): " + "; ".join(bound) + ". Their figures measure the loadgen, not the server.")
+                 if bound else "No row was loadgen-bound: in every run the server, not the loadgen, set the pace or the rate was met.")
+    dis = [abs(r["syscalls_per_req"] - r["perf_syscalls_per_req"]) / r["perf_syscalls_per_req"]
+           for r in rows if r.get("syscalls_per_req") and r.get("perf_syscalls_per_req")]
+    if dis:
+        facts.append(f"The servers' own syscall counts and perf's agreed within {max(dis) * 100:.2f}% on every one of "
+                     f"{len(dis)} rows that have both.")
+    failed = sorted({f"{r['label']} N={r['connections']:,} {r['mode']}: {r['status']}" for r in rows if r["status"].startswith("failed")})
+    if failed:
+        facts.append("Failed runs (kept as rows, left out of the figures): " + "; ".join(failed) + ".")
+    for f_ in facts:
+        if f_:
+            w(f"- {f_}")
+    w("")
+
+    w("## Charts\n")
+    for name, title in CHARTS:
+        if os.path.exists(os.path.join(run_dir, "plots", name + ".png")):
+            w(f"### {title}\n\n![{title}](plots/{name}.png)\n")
+
+    hf = os.path.join(run_dir, "hyperfine.json")
+    if os.path.exists(hf):
+        res = json.load(open(hf))["results"]
+        if res:
+            w("## Fixed work, timed by hyperfine\n")
+            w(open(os.path.join(run_dir, "hyperfine.md")).read())
+            fastest = min(res, key=lambda r: r["mean"])
+            w(f"The fastest was {fastest['command']} at {fastest['mean']:.3f} s (mean of {len(fastest['times'])} runs); "
+              + ", ".join(f"{r['command']} took {r['mean'] / fastest['mean']:.2f}x" for r in res if r is not fastest) + ".\n")
+
+    w("## How to read this\n")
+    w("- Syscalls per request count every syscall the server made in the measured window (its own wrappers "
+      "and perf's `raw_syscalls:sys_enter` over the same window), divided by the responses the loadgen got.")
+    w("- At the fixed rate every server does the same work, so CPU per request compares the models' costs. "
+      "On this VM a wake-up costs the server 15–20 µs of CPU, so the shape of the load matters: the "
+      "requests of each millisecond are released together (as wrk2's timers do); `bench/run --tick 0` spaces them evenly.")
+    w("- Latency is measured from each request's scheduled send time, so a stalled server cannot hide the "
+      "requests it delayed. It depends on placement (a wake-up across vCPUs costs about 30 µs here).")
+    w("- Column definitions: `results/README.md`. Raw outputs: `logs/`; histograms: `hist/`.")
+    with open(os.path.join(run_dir, "REPORT.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+if __name__ == "__main__":
+    main()

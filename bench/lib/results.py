@@ -1,0 +1,104 @@
+"""results.py - read a results directory (rows.json, meta.json) and aggregate its repetitions.
+
+Shared by summary.py, plotdata.py and report.py so that the table, the charts and the report's
+sentences all come from the same numbers: the median over the `ok` repetitions of a point, with
+its min and max. A point is (server label, N, mode); the label is the server plus its variant
+when that is not the default one (epoll-edge, blocking-iterative).
+"""
+import json
+import os
+import statistics
+
+DEFAULT_VARIANTS = ("default", "level", "threads")
+ORDER = ["blocking", "blocking-iterative", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring"]
+
+
+def label(row):
+    v = row.get("variant") or "default"
+    return row["server"] if v in DEFAULT_VARIANTS else f"{row['server']}-{v}"
+
+
+def sort_key(name):
+    return (ORDER.index(name) if name in ORDER else len(ORDER), name)
+
+
+def load(run_dir):
+    with open(os.path.join(run_dir, "rows.json")) as f:
+        rows = json.load(f)
+    meta = {}
+    if os.path.exists(os.path.join(run_dir, "meta.json")):
+        with open(os.path.join(run_dir, "meta.json")) as f:
+            meta = json.load(f)
+    for r in rows:
+        r["label"] = label(r)
+        r["syscalls_any"] = r.get("syscalls_per_req") if r.get("syscalls_per_req") is not None \
+            else r.get("perf_syscalls_per_req")
+    return rows, meta
+
+
+class Stat:
+    """median, min, max of one metric over a point's ok repetitions (None when there are none)."""
+
+    def __init__(self, values):
+        values = [v for v in values if v is not None]
+        self.n = len(values)
+        self.median = statistics.median(values) if values else None
+        self.min = min(values) if values else None
+        self.max = max(values) if values else None
+
+    def __bool__(self):
+        return self.median is not None
+
+
+def points(rows):
+    """{(label, N, mode): [rows]}"""
+    out = {}
+    for r in rows:
+        out.setdefault((r["label"], r["connections"], r["mode"]), []).append(r)
+    return out
+
+
+def stat(rows, key):
+    return Stat([r.get(key) for r in rows if r["status"] == "ok"])
+
+
+def status_of(rows):
+    """ok if any repetition is ok; else the first non-ok status (unsupported:..., failed:...)."""
+    for r in rows:
+        if r["status"] == "ok":
+            return "ok"
+    return rows[0]["status"] if rows else "missing"
+
+
+def labels(rows):
+    return sorted({r["label"] for r in rows}, key=sort_key)
+
+
+def conns(rows):
+    return sorted({r["connections"] for r in rows})
+
+
+def window_kinds(row):
+    """Syscalls per request by kind, from the server's own counters (or perf's for libuv):
+    reads that found data, reads that found nothing, writes, waits, epoll_ctl, accept, other."""
+    req = (row.get("loadgen") or {}).get("requests") or 0
+    if not req:
+        return None
+    w = row.get("server_window") or {}
+    sc, perf = w.get("syscalls"), row.get("perf") or {}
+    if sc:
+        reads, eagain = sc.get("read", 0), w.get("read_eagain") or 0
+        writes = sc.get("write", 0)
+        waits = sum(sc.get(k, 0) for k in ("poll", "pselect6", "epoll_wait", "io_uring_enter"))
+        ctl, acc, total = sc.get("epoll_ctl", 0), sc.get("accept4", 0), sc.get("total", 0)
+    elif perf.get("total"):
+        reads, eagain = perf.get("read", 0), max(0, perf.get("read", 0) - w.get("requests", 0))
+        writes = perf.get("write", 0) + perf.get("writev", 0)
+        waits = sum(perf.get(k, 0) for k in ("poll", "pselect6", "epoll_wait", "epoll_pwait", "io_uring_enter"))
+        ctl, acc, total = perf.get("epoll_ctl", 0), perf.get("accept4", 0), perf["total"]
+    else:
+        return None
+    kinds = {"reads with data": reads - eagain, "reads that found nothing": eagain, "writes": writes,
+             "waits": waits, "epoll_ctl": ctl, "accept": acc}
+    kinds["other"] = max(0, total - sum(kinds.values()))
+    return {k: v / req for k, v in kinds.items()}
