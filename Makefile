@@ -5,6 +5,8 @@
 #                 QUICK=1 ~3 min; SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
+#   make regress  the CI performance gate: a quick sweep against results/baseline.csv
+#   make regress-update    rewrite the baseline from a fresh quick sweep
 #   make clean    remove the build directories
 
 BUILD      ?= build
@@ -14,7 +16,9 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 RUN        ?= results/latest
 export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine plots clean deps
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine plots regress regress-update clean deps
+
+# regress: the gate's sweep is every server, N = 100, 1,000, 5,000, 100 active, 5k req/s, 2 reps.
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -62,6 +66,17 @@ plots:
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)
+
+regress: bench-deps all
+	@out=results/runs/regress-$$(date +%Y%m%d-%H%M%S); \
+	SERVERS= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=2 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
+	python3 bench/lib/regress.py compare results/baseline.csv $$out
+
+regress-update: bench-deps all
+	@out=results/runs/regress-$$(date +%Y%m%d-%H%M%S); \
+	SERVERS= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=2 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
+	python3 bench/lib/regress.py baseline $$out > results/baseline.csv.tmp && mv results/baseline.csv.tmp results/baseline.csv && \
+	echo "regress-update: results/baseline.csv from $$out"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -5,6 +5,8 @@
 load dir.'/vars.gp'
 set encoding utf8
 set grid lc rgb "#dddddd"
+set autoscale xfix
+set offsets graph 0.03, graph 0.03, 0, 0
 set key outside right top box opaque
 set border lw 1.2
 set pointsize 1.1

@@ -236,18 +236,10 @@ int main(int argc, char **argv)
 		fail("bind", err);
 	if ((err = uv_listen((uv_stream_t *)&server, 65535, on_connection)) != 0)
 		fail("listen", err);
-	int len = sizeof addr;
-	char host[64];
-	if ((err = uv_tcp_getsockname(&server, (struct sockaddr *)&addr, &len)) != 0)
-		fail("getsockname", err);
-	if (addr.ss_family == AF_INET6) {
-		uv_ip6_name((struct sockaddr_in6 *)&addr, host, sizeof host);
-		printf("listening on [%s]:%d\n", host, ntohs(((struct sockaddr_in6 *)&addr)->sin6_port));
-	} else {
-		uv_ip4_name((struct sockaddr_in *)&addr, host, sizeof host);
-		printf("listening on %s:%d\n", host, ntohs(((struct sockaddr_in *)&addr)->sin_port));
-	}
-	fflush(stdout);
+	uv_os_fd_t fd;
+	if ((err = uv_fileno((uv_handle_t *)&server, &fd)) != 0)
+		fail("uv_fileno", err);
+	listener_ready(&cfg, fd);
 
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_walk(loop, close_any, NULL); /* after a stop: release every handle, then let them close */

@@ -59,9 +59,6 @@ void listener_open(struct listener *l, const struct server_config *cfg, bool blo
 		fail(cfg, "setsockopt SO_REUSEADDR");
 	if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		fail(cfg, "bind");
-	if (!is_loopback(ai->ai_addr))
-		fprintf(stderr, "echo-%s: warning: listening on %s, not a loopback address: any host that "
-			"can reach it can use this server\n", cfg->name, cfg->bind);
 	freeaddrinfo(ai);
 	/* The kernel caps the backlog at net.core.somaxconn; ask for the most it will give. */
 	if (listen(l->fd, 65535) != 0)
@@ -73,13 +70,21 @@ void listener_open(struct listener *l, const struct server_config *cfg, bool blo
 	l->fd_limit = 0;
 	l->name = cfg->name;
 
+	listener_ready(cfg, l->fd);
+}
+
+void listener_ready(const struct server_config *cfg, int fd)
+{
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	char host[INET6_ADDRSTRLEN], serv[8];
-	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0 ||
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv, sizeof serv,
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		fail(cfg, "getsockname");
+	if (!is_loopback((struct sockaddr *)&ss))
+		fprintf(stderr, "echo-%s: warning: listening on %s, not a loopback address: any host that "
+			"can reach it can use this server\n", cfg->name, host);
 	printf(ss.ss_family == AF_INET6 ? "listening on [%s]:%s\n" : "listening on %s:%s\n", host, serv);
 	if (fflush(stdout) != 0)
 		fail(cfg, "write the ready line for");

@@ -27,6 +27,10 @@ struct listener {
  * Prints the ready line 'listening on ADDR:PORT' on stdout. */
 void listener_open(struct listener *l, const struct server_config *cfg, bool blocking);
 
+/* The ready line for a listening fd, 'listening on ADDR:PORT' on stdout, and a warning on stderr
+ * when ADDR is not a loopback address. listener_open() calls it; so does echo-libuv. */
+void listener_ready(const struct server_config *cfg, int fd);
+
 /* Accepts one connection: its fd, non-blocking unless blocking is asked for. Otherwise -1 and errno:
  * EAGAIN: nothing pending; ECONNABORTED: a connection was refused or gone (call again);
  * anything else: a resource error (counted; wait for the next readiness). */
