@@ -229,6 +229,25 @@ void server_assert_alive(const struct server *s, const char *when)
 	}
 }
 
+/* One read() appended to a growing, NUL-terminable buffer: false at EOF. */
+static bool read_chunk(int fd, char **buf, size_t *n, size_t *cap)
+{
+	if (*n + 1 >= *cap) {
+		*cap *= 2;
+		char *nb = realloc(*buf, *cap);
+		if (nb == NULL)
+			FAIL("realloc: out of memory");
+		*buf = nb;
+	}
+	ssize_t got;
+	do
+		got = read(fd, *buf + *n, *cap - *n - 1);
+	while (got == -1 && errno == EINTR);
+	SYS(got);
+	*n += (size_t)got;
+	return got > 0;
+}
+
 char *server_drain(int fd, int64_t deadline, size_t *len)
 {
 	size_t cap = 4096, n = 0;
@@ -242,20 +261,8 @@ char *server_drain(int fd, int64_t deadline, size_t *len)
 		if (r == 0)
 			FAIL("pipe from the server still open at the deadline (%zu bytes so far)",
 			     n);
-		if (n + 1 >= cap) {
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (nb == NULL)
-				FAIL("realloc: out of memory");
-			buf = nb;
-		}
-		ssize_t got = read(fd, buf + n, cap - n - 1);
-		if (got == -1 && errno == EINTR)
-			continue;
-		SYS(got);
-		if (got == 0)
+		if (!read_chunk(fd, &buf, &n, &cap))
 			break;
-		n += (size_t)got;
 	}
 	buf[n] = '\0';
 	if (len != NULL)
@@ -329,22 +336,8 @@ void stats_read(const struct server *s, struct stats_lines *out)
 	SYS(fd);
 	size_t cap = 8192, n = 0;
 	char *buf = xcalloc(1, cap);
-	for (;;) {
-		if (n + 1 >= cap) {
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (nb == NULL)
-				FAIL("realloc: out of memory");
-			buf = nb;
-		}
-		ssize_t got = read(fd, buf + n, cap - n - 1);
-		if (got == -1 && errno == EINTR)
-			continue;
-		SYS(got);
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
+	while (read_chunk(fd, &buf, &n, &cap))
+		;
 	SYS(close(fd));
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
