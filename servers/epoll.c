@@ -20,7 +20,6 @@
  */
 #include "server.h"
 
-
 enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
 
 static struct server_config cfg = {.name = "epoll"};
