@@ -8,7 +8,7 @@ What is compared, per server and N (medians over the repetitions):
   - CPU per request divided by epoll's at the same N in the same run, the machine's speed
     cancelling out, then the geometric mean of that ratio over the N values: one figure per
     server, since at a single N the ratio moves by up to 36% on its own (wake-ups on a VM), over
-    all of them by at most 18%. A rise of more than CPU_RATIO_TOL fails;
+    all of them by about 18-21%. A rise of more than CPU_RATIO_TOL fails;
   - errors: any error or failed repetition fails;
   - a server (or N) in the baseline but not in the run fails, naming it.
 Busy-poll is the exception: it never sleeps, so how many syscalls it makes per request and how much
@@ -30,7 +30,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
 
 SYSCALLS_TOL = 0.10
-CPU_RATIO_TOL = 0.25
+CPU_RATIO_TOL = 0.30
+# A server whose core is this busy at the gate's fixed rate is saturated: its CPU per request is
+# the ceiling 1/rate, not its cost, and moves with how its events batch. Such points keep their
+# syscall check but leave the CPU ratio (poll at N = 5,000 here).
+SATURATED = 0.9
 FIELDS = ["server", "connections", "active", "rate", "reps", "syscalls_per_req", "cpu_us_per_req", "cpu_ratio_to_epoll"]
 
 
@@ -59,6 +63,7 @@ def summarize(run_dir):
             "syscalls_per_req": syscalls,
             "cpu_us_per_req": cpu.median,
             "cpu_ratio_to_epoll": cpu.median / epoll.median if cpu and epoll else None,
+            "util": results.Stat([r.get("server_util") for r in mine]).median,
             "errors": sum(r.get("errors") or 0 for r in reps),
             "failed": [r["status"] for r in reps if r["status"] != "ok"],
         }
@@ -123,8 +128,8 @@ def compare(base_path, run_dir, out=sys.stdout):
         if server == "epoll":
             continue
         pairs = [(base[(server, n)]["cpu_ratio_to_epoll"], (now.get((server, n)) or {}).get("cpu_ratio_to_epoll"))
-                 for n in ns]
-        if all(b_ is None for b_, _ in pairs):
+                 for n in ns if base[(server, n)]["cpu_ratio_to_epoll"] is not None]
+        if not pairs:
             continue
         bg, vg = geomean([b_ for b_, _ in pairs]), geomean([v for _, v in pairs])
         lim = bg * (1 + CPU_RATIO_TOL) if bg is not None else None
@@ -141,7 +146,8 @@ def compare(base_path, run_dir, out=sys.stdout):
 def baseline(run_dir, out=sys.stdout):
     now, meta = summarize(run_dir)
     print("# muxbench regression baseline (make regress-update): per server and N, the medians over the", file=out)
-    print("# repetitions (column reps) of the fixed-rate rows of one sweep in the gate's configuration", file=out)
+    print("# repetitions (column reps) of the fixed-rate rows of one sweep in the gate's configuration;", file=out)
+    print(f"# cpu_ratio_to_epoll is empty where the server was saturated (core >= {SATURATED:.0%} busy)", file=out)
     for k in ("date", "kernel", "cpu_model", "cores", "git_commit", "placement", "count_method"):
         print(f"# {k}: {meta.get(k)}", file=out)
     w = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n", extrasaction="ignore")
@@ -152,6 +158,8 @@ def baseline(run_dir, out=sys.stdout):
             continue  # select beyond FD_SETSIZE: nothing to compare, now or later
         if r["failed"] or r["errors"]:
             raise SystemExit(f"regress.py: {key[0]} at N={key[1]} failed or had errors: no baseline from this run")
+        if r["util"] is not None and r["util"] >= SATURATED:
+            r["cpu_ratio_to_epoll"] = None
         for k in ("syscalls_per_req", "cpu_us_per_req", "cpu_ratio_to_epoll"):
             r[k] = "" if r[k] is None else f"{r[k]:.4f}"
         w.writerow(r)
