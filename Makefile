@@ -14,7 +14,7 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD
+export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine plots regress regress-update clean deps
 

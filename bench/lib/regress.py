@@ -8,7 +8,8 @@ What is compared, per server and N (medians over the repetitions):
   - CPU per request divided by epoll's at the same N in the same run, the machine's speed
     cancelling out, then the geometric mean of that ratio over the N values: one figure per
     server, since at a single N the ratio moves by up to 36% on its own (wake-ups on a VM), over
-    all of them by about 18-21%. A rise of more than CPU_RATIO_TOL fails;
+    the unsaturated ones by up to 18% in a 10-run measurement and 27% in separate gate runs. A
+    rise of more than CPU_RATIO_TOL fails;
   - errors: any error or failed repetition fails;
   - a server (or N) in the baseline but not in the run fails, naming it.
 Busy-poll is the exception: it never sleeps, so how many syscalls it makes per request and how much
@@ -30,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
 
 SYSCALLS_TOL = 0.10
-CPU_RATIO_TOL = 0.30
+CPU_RATIO_TOL = 0.35
 # A server whose core is this busy at the gate's fixed rate is saturated: its CPU per request is
 # the ceiling 1/rate, not its cost, and moves with how its events batch. Such points keep their
 # syscall check but leave the CPU ratio (poll at N = 5,000 here).
