@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 	size_t pos = 0, apos = 0;
 	for (unsigned t = 0; t < cfg.threads; t++) {
 		struct worker *w = &ws[t];
-		*w = (struct worker){.index = t, .cfg = &cfg, .ep = -1, .conns = &sorted[pos]};
+		*w = (struct worker){.cfg = &cfg, .ep = -1, .conns = &sorted[pos]};
 		hist_init(&w->lat);
 		hist_init(&w->lat_uncorrected);
 		uint64_t a = 0;

@@ -57,7 +57,6 @@ struct lconn {
 };
 
 struct worker {
-	unsigned index;
 	const struct config *cfg;
 	int ep;
 	struct lconn *conns; /* this thread's connections */

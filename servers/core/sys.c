@@ -10,7 +10,6 @@ const char *const sys_names[SYS__COUNT] = {
 	[SYS_WRITE] = "write",
 	[SYS_ACCEPT4] = "accept4",
 	[SYS_CLOSE] = "close",
-	[SYS_SHUTDOWN] = "shutdown",
 	[SYS_SETSOCKOPT] = "setsockopt",
 	[SYS_OPENAT] = "openat",
 	[SYS_POLL] = "poll",
@@ -18,7 +17,6 @@ const char *const sys_names[SYS__COUNT] = {
 	[SYS_EPOLL_CREATE1] = "epoll_create1",
 	[SYS_EPOLL_CTL] = "epoll_ctl",
 	[SYS_EPOLL_WAIT] = "epoll_wait",
-	[SYS_IO_URING_ENTER] = "io_uring_enter",
 };
 
 struct sys_counters sys_count;
@@ -62,12 +60,6 @@ int sys_close(int fd)
 {
 	sys_counted(SYS_CLOSE);
 	return close(fd);
-}
-
-int sys_shutdown(int fd, int how)
-{
-	sys_counted(SYS_SHUTDOWN);
-	return shutdown(fd, how);
 }
 
 int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len)

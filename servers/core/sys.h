@@ -28,7 +28,6 @@ enum sys_kind {
 	SYS_WRITE,
 	SYS_ACCEPT4,
 	SYS_CLOSE,
-	SYS_SHUTDOWN,
 	SYS_SETSOCKOPT,
 	SYS_OPENAT,
 	SYS_POLL,
@@ -36,7 +35,6 @@ enum sys_kind {
 	SYS_EPOLL_CREATE1,
 	SYS_EPOLL_CTL,
 	SYS_EPOLL_WAIT,
-	SYS_IO_URING_ENTER,
 	SYS__COUNT
 };
 
@@ -59,7 +57,6 @@ ssize_t sys_read(int fd, void *buf, size_t len);
 ssize_t sys_write(int fd, const void *buf, size_t len);
 int sys_accept4(int fd, int flags);
 int sys_close(int fd);
-int sys_shutdown(int fd, int how);
 int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int sys_open_devnull(void);
 int sys_poll(struct pollfd *fds, nfds_t n);		    /* no timeout */
