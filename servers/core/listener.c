@@ -142,28 +142,33 @@ int listener_accept(struct listener *l, bool blocking)
 			return -1;
 		}
 	}
+	return listener_admit(l, fd) ? fd : -1;
+}
+
+bool listener_admit(struct listener *l, int fd)
+{
 	if (l->fd_limit && fd >= l->fd_limit) {
 		if (STAT_ADD(rejected_fd_setsize, 1) == 0)
 			fprintf(stderr, "echo-%s: refusing connections whose fd is >= %d (FD_SETSIZE); they "
 				"are closed and counted in rejected_fd_setsize\n", l->name, l->fd_limit);
 		sys_close(fd);
 		errno = ECONNABORTED;
-		return -1;
+		return false;
 	}
 	if (l->max_conns && atomic_load_explicit(&stats.conns, memory_order_relaxed) >= l->max_conns) {
 		STAT_ADD(rejected_max_conns, 1);
 		sys_close(fd);
 		errno = ECONNABORTED;
-		return -1;
+		return false;
 	}
 	int one = 1;
 	if (sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
 		STAT_ADD(accept_errors, 1);
 		sys_close(fd);
 		errno = ECONNABORTED;
-		return -1;
+		return false;
 	}
-	return fd;
+	return true;
 }
 
 void listener_close(struct listener *l)

@@ -36,6 +36,11 @@ void listener_ready(const struct server_config *cfg, int fd);
  * anything else: a resource error (counted; wait for the next readiness). */
 int listener_accept(struct listener *l, bool blocking);
 
+/* The checks every accepted fd goes through (fd_limit, --max-conns, TCP_NODELAY), for an fd that was
+ * accepted elsewhere (echo-uring's multishot accept). False: the fd was closed and counted, and
+ * errno is ECONNABORTED. listener_accept() applies it itself. */
+bool listener_admit(struct listener *l, int fd);
+
 void listener_close(struct listener *l);
 
 #endif

@@ -108,11 +108,18 @@ void stats_write(const char *type)
 		put(&l, "{\"total\":%llu", (unsigned long long)total);
 		for (int k = 0; k < SYS__COUNT; k++)
 			put(&l, ",\"%s\":%llu", sys_names[k], (unsigned long long)get(&sys_count.calls[k]));
-		put(&l, "},\"read_eagain\":%llu,\"write_eagain\":%llu,",
+		put(&l, "},\"read_eagain\":%llu,\"write_eagain\":%llu,\"uring_ops\":",
 		    (unsigned long long)get(&sys_count.read_eagain),
 		    (unsigned long long)get(&sys_count.write_eagain));
+		total = 0;
+		for (int k = 0; k < OP__COUNT; k++)
+			total += get(&sys_count.ops[k]);
+		put(&l, "{\"total\":%llu", (unsigned long long)total);
+		for (int k = 0; k < OP__COUNT; k++)
+			put(&l, ",\"%s\":%llu", sys_op_names[k], (unsigned long long)get(&sys_count.ops[k]));
+		put(&l, "},");
 	} else {
-		put(&l, "null,\"read_eagain\":null,\"write_eagain\":null,");
+		put(&l, "null,\"read_eagain\":null,\"write_eagain\":null,\"uring_ops\":null,");
 	}
 #define F(name) put(&l, "\"" #name "\":%llu,", (unsigned long long)get(&stats.name))
 	F(requests); F(bytes_in); F(bytes_out); F(accepted); F(closed); F(conns); F(peak_conns);

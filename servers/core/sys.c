@@ -17,6 +17,17 @@ const char *const sys_names[SYS__COUNT] = {
 	[SYS_EPOLL_CREATE1] = "epoll_create1",
 	[SYS_EPOLL_CTL] = "epoll_ctl",
 	[SYS_EPOLL_WAIT] = "epoll_wait",
+	[SYS_IO_URING_SETUP] = "io_uring_setup",
+	[SYS_IO_URING_REGISTER] = "io_uring_register",
+	[SYS_IO_URING_ENTER] = "io_uring_enter",
+};
+
+const char *const sys_op_names[OP__COUNT] = {
+	[OP_ACCEPT] = "accept",
+	[OP_RECV] = "recv",
+	[OP_SEND] = "send",
+	[OP_POLL] = "poll",
+	[OP_CANCEL] = "cancel",
 };
 
 struct sys_counters sys_count;

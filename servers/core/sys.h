@@ -35,15 +35,25 @@ enum sys_kind {
 	SYS_EPOLL_CREATE1,
 	SYS_EPOLL_CTL,
 	SYS_EPOLL_WAIT,
+	SYS_IO_URING_SETUP,
+	SYS_IO_URING_REGISTER,
+	SYS_IO_URING_ENTER, /* echo-uring's only syscall per pass: submit the queued work and wait */
 	SYS__COUNT
 };
 
 extern const char *const sys_names[SYS__COUNT];
 
+/* Operations handed to the kernel without a syscall each: io_uring submission queue entries. One
+ * io_uring_enter() submits many of them, so they are counted apart from the syscalls. */
+enum sys_op { OP_ACCEPT, OP_RECV, OP_SEND, OP_POLL, OP_CANCEL, OP__COUNT };
+
+extern const char *const sys_op_names[OP__COUNT];
+
 struct sys_counters {
 	_Atomic uint64_t calls[SYS__COUNT];
 	_Atomic uint64_t read_eagain;  /* read() that found nothing: the busy-poll server's waste */
 	_Atomic uint64_t write_eagain; /* write() that found the socket's send buffer full */
+	_Atomic uint64_t ops[OP__COUNT]; /* io_uring operations submitted, by kind */
 };
 
 extern struct sys_counters sys_count;
@@ -51,6 +61,11 @@ extern struct sys_counters sys_count;
 static inline void sys_counted(enum sys_kind k)
 {
 	atomic_fetch_add_explicit(&sys_count.calls[k], 1, memory_order_relaxed);
+}
+
+static inline void sys_op_counted(enum sys_op op)
+{
+	atomic_fetch_add_explicit(&sys_count.ops[op], 1, memory_order_relaxed);
 }
 
 ssize_t sys_read(int fd, void *buf, size_t len);
