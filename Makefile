@@ -5,6 +5,7 @@
 #                 QUICK=1 ~3 min; SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
+#   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
 #   make regress  the CI performance gate: a quick sweep against results/baseline.csv
 #   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
 #   make clean    remove the build directories
@@ -16,7 +17,7 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 RUN        ?= results/latest
 export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine plots regress regress-update clean deps
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps
 
 # regress: the gate's sweep is every server, N = 100, 1,000, 5,000, 100 active, 5k req/s, 2 reps.
 
@@ -52,17 +53,22 @@ bench-deps:
 bench: bench-deps all
 	bench/sweep
 	bench/hyperfine $(RUN)
+	bench/scaling $(RUN)
 	$(MAKE) --no-print-directory plots RUN=$(RUN)
 	@echo "make bench: $$(readlink -f $(RUN))/REPORT.md"
 
 bench-hyperfine: bench-deps all
 	bench/hyperfine $(RUN)
 
+bench-scaling: bench-deps all
+	bench/scaling $(RUN)
+
 plots:
 	python3 bench/lib/plotdata.py $(RUN)
 	@if [ -f $(RUN)/plots/hyperfine.dat ]; then :; else rm -f $(RUN)/plots/hyperfine.png $(RUN)/plots/hyperfine.svg; fi
 	for g in plots/*.gp; do \
-	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; esac; \
+	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; \
+	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; esac; \
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)

@@ -66,6 +66,43 @@ def cdf_files(run_dir, rows, n):
     return out
 
 
+def loops(row):
+    """Event loops of an echo-epoll row from bench/scaling: its --threads (times --workers)."""
+    args = (row.get("server_args") or "").split()
+    n = 1
+    for opt in ("--threads", "--workers"):
+        if opt in args and args.index(opt) + 1 < len(args):
+            n *= int(args[args.index(opt) + 1])
+    return n
+
+
+def scaling(run_dir, d):
+    """RUN_DIR/scaling (bench/scaling) -> plots/scaling.dat: one block per load, x = event loops.
+    Closed loop: thousand requests per second; each fixed rate: server CPU µs per request."""
+    path = os.path.join(run_dir, "scaling")
+    target = os.path.join(d, "scaling.dat")
+    if not os.path.exists(os.path.join(path, "rows.json")):
+        if os.path.exists(target):
+            os.remove(target)
+        return
+    rows, _ = results.load(path)
+    ok = [r for r in rows if r["status"] == "ok"]
+    blocks = [("closed loop: k req/s", "closed", None, "achieved_rps", 1e-3),
+              ("closed loop: CPU us/req", "closed", None, "cpu_us_per_req", 1.0)]
+    for rate in sorted({r["offered_rps"] for r in ok if r["mode"] == "rate"}):
+        blocks.append((f"{int(rate) // 1000}k req/s: CPU us/req", "rate", rate, "cpu_us_per_req", 1.0))
+    with open(target, "w") as f:
+        for title, mode, rate, key, scale in blocks:
+            lines = []
+            for n in sorted({loops(r) for r in ok}):
+                sel = [r for r in ok if loops(r) == n and r["mode"] == mode
+                       and (rate is None or r["offered_rps"] == rate)]
+                st = results.stat(sel, key)
+                if st:
+                    lines.append(f"{n} {st.median * scale:.6g} {st.min * scale:.6g} {st.max * scale:.6g}")
+            f.write(f'"{title}" median min max\n' + "\n".join(lines) + "\n\n\n")
+
+
 def main():
     run_dir = sys.argv[1]
     rows, meta = results.load(run_dir)
@@ -106,6 +143,7 @@ def main():
                     # plotted as 1/(1-F) on a log axis: the tail gets the room it deserves
                     f.write(f"{float(v) / 1000:.6g} {min(float(frac), 0.999999):.9f} {style(lab)}\n")
             f.write("\n\n")
+    scaling(run_dir, d)
     machine = f"{meta.get('cpu_model', '?')}, {meta.get('cores', '?')} vCPU, Linux {meta.get('kernel', '?')}"
     rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
     with open(os.path.join(d, "vars.gp"), "w") as f:

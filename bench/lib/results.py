@@ -9,7 +9,7 @@ import json
 import os
 import statistics
 
-DEFAULT_VARIANTS = ("default", "level", "threads")
+DEFAULT_VARIANTS = ("default", "level", "threads", "defer_taskrun")
 ORDER = ["blocking", "blocking-iterative", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring"]
 
 

@@ -112,7 +112,9 @@ def build_row(a):
         if srv["syscalls"]:
             row["syscalls_per_req"] = srv["syscalls"]["total"] / req
             useful = srv["syscalls"]["read"] - srv["read_eagain"]
-            row["eagain_reads_per_read"] = srv["read_eagain"] / useful if useful else None
+            # io_uring receives without read(): its only reads are the signalfd's
+            if not srv["syscalls"].get("io_uring_enter"):
+                row["eagain_reads_per_read"] = srv["read_eagain"] / useful if useful else None
         if kernel and "total" in kernel:
             row["perf_syscalls_per_req"] = kernel["total"] / req
 

@@ -46,8 +46,17 @@ static void set_value(const struct server_config *cfg, const struct server_optio
 		return;
 	case OPT_COUNT:
 	case OPT_SIZE:
-		if (!parse_units(val, o->type == OPT_SIZE ? UNIT_SIZE : UNIT_COUNT, &v))
-			bad(cfg, what, o->type == OPT_SIZE ? ": not a size (e.g. 16KiB)" : ": not a number");
+	case OPT_DURATION: {
+		static const struct {
+			enum unit_kind kind;
+			const char *error;
+		} kinds[] = {
+			[OPT_COUNT] = {UNIT_COUNT, ": not a number"},
+			[OPT_SIZE] = {UNIT_SIZE, ": not a size (e.g. 16KiB)"},
+			[OPT_DURATION] = {UNIT_DURATION, ": not a duration (e.g. 50us)"},
+		};
+		if (!parse_units(val, kinds[o->type].kind, &v))
+			bad(cfg, what, kinds[o->type].error);
 		if (v < o->min || v > o->max) {
 			char range[64];
 			snprintf(range, sizeof range, ": out of range %llu..%llu", (unsigned long long)o->min,
@@ -56,6 +65,7 @@ static void set_value(const struct server_config *cfg, const struct server_optio
 		}
 		*(uint64_t *)o->target = v;
 		return;
+	}
 	}
 }
 

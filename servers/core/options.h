@@ -20,7 +20,7 @@ struct server_config {
 	uint64_t max_conns;	/* 0: as many as the fd limit allows */
 };
 
-enum opt_type { OPT_FLAG, OPT_STRING, OPT_COUNT, OPT_SIZE };
+enum opt_type { OPT_FLAG, OPT_STRING, OPT_COUNT, OPT_SIZE, OPT_DURATION /* in ns */ };
 
 struct server_option {
 	const char *name;
