@@ -88,8 +88,8 @@ static struct io_uring_buf_ring *br;
 static char *bufs;
 static uint32_t buf_size;
 static uint16_t buf_len[BUF_COUNT], buf_next[BUF_COUNT]; /* for held buffers */
-static bool buffers_returned;				 /* this pass: re-arm the starved */
-static struct uconn *starved;
+static unsigned buffers_out;				 /* taken by the kernel, not yet returned */
+static struct uconn *starved, *starved_tail;		 /* first come, first re-armed */
 static uint64_t batch_wait_ns = 20000; /* --batch-wait */
 static uint64_t batch_min = 16;	       /* --batch-min */
 static unsigned sends_queued, recvs_reaped; /* this pass: what the next wait may count on */
@@ -167,7 +167,7 @@ static void buffer_return(uint16_t bid)
 	io_uring_buf_ring_add(br, bufs + (size_t)bid * buf_size, buf_size, bid,
 			      io_uring_buf_ring_mask(BUF_COUNT), 0);
 	io_uring_buf_ring_advance(br, 1); /* visible to the kernel now: a store and a release */
-	buffers_returned = true;
+	buffers_out--;
 }
 
 static uint32_t pending(const struct uconn *c)
@@ -209,10 +209,14 @@ static void take_held(struct uconn *c)
 static void conn_free(struct uconn *c)
 {
 	if (c->flags & STARVED) { /* rare: unlink it from the starved list */
-		struct uconn **p = &starved;
-		while (*p != c)
+		struct uconn **p = &starved, *prev = NULL;
+		while (*p != c) {
+			prev = *p;
 			p = &(*p)->next_starved;
+		}
 		*p = c->next_starved;
+		if (starved_tail == c)
+			starved_tail = prev;
 	}
 	while (c->held_head != NO_BUF) {
 		uint16_t bid = c->held_head;
@@ -318,6 +322,7 @@ static void on_recv(struct uconn *c, struct io_uring_cqe *cqe)
 	if (cqe->res > 0) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		uint32_t n = (uint32_t)cqe->res;
+		buffers_out++;
 		STAT_ADD(requests, 1);
 		STAT_ADD(bytes_in, n);
 		recvs_reaped++;
@@ -337,8 +342,12 @@ static void on_recv(struct uconn *c, struct io_uring_cqe *cqe)
 		c->flags |= PEER_EOF;
 	} else if (cqe->res == -ENOBUFS) {
 		c->flags |= STARVED;
-		c->next_starved = starved;
-		starved = c;
+		c->next_starved = NULL;
+		if (starved_tail)
+			starved_tail->next_starved = c;
+		else
+			starved = c;
+		starved_tail = c;
 	} else if (cqe->res != -ECANCELED) {
 		STAT_ADD(resets, 1);
 		c->flags |= FAILED;
@@ -359,16 +368,20 @@ static void on_send(struct uconn *c, struct io_uring_cqe *cqe)
 	progress(c);
 }
 
-/* Buffers came back this pass: the connections that found the ring empty may read again. */
+/* As many connections that found the ring empty as it now has buffers may read again, in the
+ * order they starved: each re-armed recv takes at least one buffer, so re-arming them all would
+ * only have the rest fail again, and no buffer coming back must not leave any of them waiting
+ * while buffers sit free. */
 static void rearm_starved(void)
 {
-	while (starved && buffers_returned) {
+	for (unsigned n = BUF_COUNT - buffers_out; starved && n > 0; n--) {
 		struct uconn *c = starved;
 		starved = c->next_starved;
+		if (!starved)
+			starved_tail = NULL;
 		c->flags &= ~STARVED;
 		progress(c);
 	}
-	buffers_returned = false;
 }
 
 static void handle(struct io_uring_cqe *cqe)

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "client.h"
+#include "json.h"
 
 #include <stdlib.h>
 
@@ -65,5 +66,37 @@ void case_half_close(const struct target *t)
 		for (int i = 0; i < N; i++)
 			conn_close(&c[i]);
 	}
+	server_stop(&s, 5000);
+}
+
+/* ring_dry: echo-uring's provided-buffer ring running dry. With --buffer 64 its ring holds 512
+ * buffers of 64 bytes (32 KiB) and each connection may hold 64 bytes of output, so 1,000
+ * connections that each send 4 KiB at once leave most receives without a buffer (-ENOBUFS, which
+ * ends a multishot recv) and most connections over their cap (the recv is cancelled). Every byte
+ * must still come back in order, and the re-arms must show in the submitted recvs. */
+void case_ring_dry(const struct target *t)
+{
+	enum { N = 1000, ROUNDS = 3 };
+	static const char *const more[] = {"--buffer", "64", NULL};
+	struct server_opts o = {.more_args = more};
+	struct server s;
+	server_start(&s, t, &o);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, s.port, 1, deadline_in(10000));
+	for (int r = 0; r < ROUNDS; r++)
+		echo_round(c, N, 4 * KiB, 0, deadline_in(30000));
+	char *snap = server_snapshot(&s);
+	uint64_t recv = 0, accepted = stats_u64(snap, "accepted");
+	if (json_get_u64_in(snap, "uring_ops", "recv", &recv) != JSON_OK)
+		FAIL("no uring_ops.recv in the snapshot: %s", snap);
+	note("%d x %d x 4 KiB echoed through 64-byte buffers: %llu recvs submitted for %llu connections",
+	     ROUNDS, N, (unsigned long long)recv, (unsigned long long)accepted);
+	ASSERT_EQ(accepted, N);
+	ASSERT_GT(recv, 2 * accepted); /* re-armed again and again: ENOBUFS and backpressure */
+	ASSERT_EQ(stats_u64(snap, "bytes_out"), (uint64_t)ROUNDS * N * 4 * KiB);
+	free(snap);
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
 	server_stop(&s, 5000);
 }
