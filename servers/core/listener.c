@@ -155,7 +155,7 @@ bool listener_admit(struct listener *l, int fd)
 		errno = ECONNABORTED;
 		return false;
 	}
-	if (l->max_conns && atomic_load_explicit(&stats.conns, memory_order_relaxed) >= l->max_conns) {
+	if (l->max_conns && STAT_GAUGE(conns) >= l->max_conns) {
 		STAT_ADD(rejected_max_conns, 1);
 		sys_close(fd);
 		errno = ECONNABORTED;
