@@ -50,6 +50,46 @@ void counters_attach(struct loop_block *b)
 	stats_local = &b->stats;
 }
 
+static uint64_t get(const _Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void set(_Atomic uint64_t *v, uint64_t x)
+{
+	atomic_store_explicit(v, x, memory_order_relaxed);
+}
+
+void counters_add_sys(struct sys_counters *to, const struct sys_counters *from)
+{
+	for (int k = 0; k < SYS__COUNT; k++)
+		set(&to->calls[k], get(&to->calls[k]) + get(&from->calls[k]));
+	set(&to->read_eagain, get(&to->read_eagain) + get(&from->read_eagain));
+	set(&to->write_eagain, get(&to->write_eagain) + get(&from->write_eagain));
+	for (int k = 0; k < OP__COUNT; k++)
+		set(&to->ops[k], get(&to->ops[k]) + get(&from->ops[k]));
+}
+
+void counters_add_stats(struct stats *to, const struct stats *from)
+{
+#define ADD(f) set(&to->f, get(&to->f) + get(&from->f));
+	STATS_FIELDS(ADD)
+#undef ADD
+}
+
+void counters_freeze(struct loop_block *b)
+{
+	for (int k = 0; k < SYS__COUNT; k++)
+		set(&b->frozen_sys.calls[k], get(&b->sys.calls[k]));
+	set(&b->frozen_sys.read_eagain, get(&b->sys.read_eagain));
+	set(&b->frozen_sys.write_eagain, get(&b->sys.write_eagain));
+	for (int k = 0; k < OP__COUNT; k++)
+		set(&b->frozen_sys.ops[k], get(&b->sys.ops[k]));
+#define COPY(f) set(&b->frozen_stats.f, get(&b->stats.f));
+	STATS_FIELDS(COPY)
+#undef COPY
+}
+
 static uint64_t tv_us(struct timeval tv)
 {
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;

@@ -26,6 +26,11 @@
 struct loop_block {
 	_Alignas(64) struct sys_counters sys;
 	struct stats stats;
+	/* What the loop counted when it answered its last snapshot: a snapshot line sums these, so
+	 * each loop is seen as of one instant between two of its requests, as a single loop sees
+	 * itself. Written by the loop, read by the control side once snapshot_gen says so. */
+	struct sys_counters frozen_sys;
+	struct stats frozen_stats;
 	_Atomic uint64_t snapshot_gen; /* the last snapshot this loop has answered (loops.c) */
 };
 
@@ -49,6 +54,11 @@ const struct counters *counters_create(size_t nloops, size_t nworkers);
 const struct counters *counters_get(void);
 /* From now on this thread counts into b. */
 void counters_attach(struct loop_block *b);
+/* b's frozen copy := its live counters (by the loop that owns b). */
+void counters_freeze(struct loop_block *b);
+/* to += from, counter by counter, each a relaxed load and store: the snapshot's sums. */
+void counters_add_sys(struct sys_counters *to, const struct sys_counters *from);
+void counters_add_stats(struct stats *to, const struct stats *from);
 /* Record a worker's resource usage in its slot: its own getrusage() when it answers a snapshot,
  * or what wait4() reported once it exited. */
 struct rusage;

@@ -28,15 +28,11 @@ struct stats stats;
 struct stats *stats_gauges = &stats;
 _Thread_local struct stats *stats_local = &stats;
 
-/* Every field of struct stats, for the sums; the assertion below keeps the list complete. */
-#define STATS_FIELDS(X)                                                                            \
-	X(requests) X(bytes_in) X(bytes_out) X(loop_passes) X(wakeups) X(events) X(resets)         \
-	X(loop_accepted) X(loop_closed) X(accepted) X(closed) X(conns) X(peak_conns)               \
-	X(rejected_fd_setsize) X(rejected_max_conns) X(accept_emfile) X(accept_errors) X(threads)
 #define ONE(f) +1
 _Static_assert(sizeof(struct stats) == (0 STATS_FIELDS(ONE)) * sizeof(_Atomic uint64_t),
 	       "STATS_FIELDS must list every field of struct stats");
 #undef ONE
+
 
 static struct {
 	const char *server, *variant;
@@ -100,44 +96,24 @@ static uint64_t get(const _Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+
 static uint64_t tv_us(struct timeval tv)
 {
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
-static void add(_Atomic uint64_t *to, const _Atomic uint64_t *from)
-{
-	atomic_store_explicit(to, get(to) + get(from), memory_order_relaxed);
-}
-
-static void add_sys(struct sys_counters *to, const struct sys_counters *from)
-{
-	for (int k = 0; k < SYS__COUNT; k++)
-		add(&to->calls[k], &from->calls[k]);
-	add(&to->read_eagain, &from->read_eagain);
-	add(&to->write_eagain, &from->write_eagain);
-	for (int k = 0; k < OP__COUNT; k++)
-		add(&to->ops[k], &from->ops[k]);
-}
-
-static void add_stats(struct stats *to, const struct stats *from)
-{
-#define ADD(f) add(&to->f, &from->f);
-	STATS_FIELDS(ADD)
-#undef ADD
-}
-
 /* The totals over every block this process can see (see the top of this file). */
-static void sum(struct sys_counters *sys, struct stats *st)
+static void sum(struct sys_counters *sys, struct stats *st, bool frozen)
 {
-	add_sys(sys, &sys_count);
-	add_stats(st, &stats);
+	counters_add_sys(sys, &sys_count);
+	counters_add_stats(st, &stats);
 	if (stats_gauges != &stats)
-		add_stats(st, stats_gauges);
+		counters_add_stats(st, stats_gauges);
 	const struct counters *c = counters_get();
 	for (size_t i = 0; c && i < c->nloops; i++) {
-		add_sys(sys, &c->loops[i].sys);
-		add_stats(st, &c->loops[i].stats);
+		const struct loop_block *b = &c->loops[i];
+		counters_add_sys(sys, frozen ? &b->frozen_sys : &b->sys);
+		counters_add_stats(st, frozen ? &b->frozen_stats : &b->stats);
 	}
 }
 
@@ -165,14 +141,14 @@ static void usage(uint64_t u[5])
 }
 
 /* "loops": each loop's requests and connections, so their balance across loops is visible. */
-static void put_loops(struct line *l)
+static void put_loops(struct line *l, bool frozen)
 {
 	const struct counters *c = counters_get();
 	if (!c)
 		return;
 	put(l, ",\"loops\":[");
 	for (size_t i = 0; i < c->nloops; i++) {
-		const struct stats *s = &c->loops[i].stats;
+		const struct stats *s = frozen ? &c->loops[i].frozen_stats : &c->loops[i].stats;
 		uint64_t acc = get(&s->loop_accepted), closed = get(&s->loop_closed);
 		put(l, "%s{\"requests\":%llu,\"accepted\":%llu,\"conns\":%llu}", i ? "," : "",
 		    (unsigned long long)get(&s->requests), (unsigned long long)acc,
@@ -189,8 +165,11 @@ void stats_write(const char *type)
 	struct stats st = {0};
 	uint64_t ru[5];
 
+	/* A snapshot of several loops sums the copies each froze when it answered (loops.h). */
+	bool frozen = counters_get() && strcmp(type, "snapshot") == 0;
+
 	pthread_mutex_lock(&out.lock);
-	sum(&sys_sum, &st);
+	sum(&sys_sum, &st, frozen);
 	usage(ru);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	put(&l, "{\"type\":\"%s\",\"seq\":%llu,\"server\":\"%s\",\"variant\":\"%s\",\"pid\":%ld,", type,
@@ -226,7 +205,7 @@ void stats_write(const char *type)
 	put(&l, "\"user_us\":%llu,\"sys_us\":%llu,\"nvcsw\":%llu,\"nivcsw\":%llu,\"maxrss_kb\":%llu",
 	    (unsigned long long)ru[0], (unsigned long long)ru[1], (unsigned long long)ru[2],
 	    (unsigned long long)ru[3], (unsigned long long)ru[4]);
-	put_loops(&l);
+	put_loops(&l, frozen);
 	put(&l, "}\n");
 
 	const char *p = l.buf;

@@ -47,6 +47,11 @@ struct stats {
 	_Atomic uint64_t threads;	      /* threads alive, the main one included */
 };
 
+/* Every field of struct stats, for sums and copies (counters.c); stats.c asserts it is complete. */
+#define STATS_FIELDS(X)                                                                            \
+	X(requests) X(bytes_in) X(bytes_out) X(loop_passes) X(wakeups) X(events) X(resets)         \
+	X(loop_accepted) X(loop_closed) X(accepted) X(closed) X(conns) X(peak_conns)               \
+	X(rejected_fd_setsize) X(rejected_max_conns) X(accept_emfile) X(accept_errors) X(threads)
 /* The process's block: the gauges, and the per-request counters of every thread that has not
  * attached a block of its own (the thread-per-connection server, every single-loop server). */
 extern struct stats stats;
