@@ -76,6 +76,7 @@ static void open_socket(struct listener *l, const struct server_config *cfg, boo
 	l->max_conns = cfg->max_conns;
 	l->fd_limit = 0;
 	l->name = cfg->name;
+	l->fd_lock = NULL;
 }
 
 void listener_open(struct listener *l, const struct server_config *cfg, bool blocking)
@@ -149,25 +150,36 @@ static void back_off(void)
  * backlog and the listener stops being readable. */
 static int shed_at_emfile(struct listener *l)
 {
-	if (l->spare < 0 && (l->spare = sys_open_devnull()) < 0) {
+	if (l->fd_lock)
+		pthread_rwlock_wrlock(l->fd_lock);
+	int fd = -1;
+	if (l->spare >= 0 || (l->spare = sys_open_devnull()) >= 0) {
+		sys_close(l->spare);
+		fd = sys_accept4(l->fd, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			sys_close(fd);
+			STAT_ADD(accept_emfile, 1); /* one connection refused for lack of fds */
+		}
+		l->spare = sys_open_devnull();
+	}
+	if (l->fd_lock)
+		pthread_rwlock_unlock(l->fd_lock);
+	if (fd < 0 && l->spare < 0)
 		back_off(); /* not even the spare: nothing to do but not spin */
-		errno = EAGAIN;
-		return -1;
-	}
-	sys_close(l->spare);
-	int fd = sys_accept4(l->fd, SOCK_CLOEXEC);
-	if (fd >= 0) {
-		sys_close(fd);
-		STAT_ADD(accept_emfile, 1); /* one connection refused for lack of fds */
-	}
-	l->spare = sys_open_devnull();
 	errno = fd >= 0 ? ECONNABORTED : EAGAIN;
 	return -1;
 }
 
 int listener_accept(struct listener *l, bool blocking)
 {
+	if (l->fd_lock)
+		pthread_rwlock_rdlock(l->fd_lock);
 	int fd = sys_accept4(l->fd, SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK));
+	if (l->fd_lock) {
+		int err = errno;
+		pthread_rwlock_unlock(l->fd_lock);
+		errno = err;
+	}
 	if (fd < 0) {
 		switch (errno) {
 		case EAGAIN:

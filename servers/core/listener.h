@@ -12,6 +12,7 @@
 
 #include "options.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,12 @@ struct listener {
 	uint64_t max_conns;  /* 0: no limit */
 	int fd_limit;	     /* 0, or refuse (close and count) an fd >= this: select's FD_SETSIZE */
 	const char *name;    /* for the messages */
+	/* NULL, or one lock for every loop thread accepting in this process: accept() takes it
+	 * shared, the EMFILE shed exclusive. Otherwise another loop's accept() can take the fd slot
+	 * the spare just gave up, and the spare, once lost, cannot be had back while every fd is in
+	 * use: that loop's backlog would then never be shed. Taken once per connection, never per
+	 * request. */
+	pthread_rwlock_t *fd_lock;
 };
 
 /* Binds and listens; the listener is non-blocking unless blocking is asked for. Exits 1 on failure.

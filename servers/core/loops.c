@@ -29,10 +29,13 @@
 /* A loop that has not answered a snapshot in this long is stuck: write the line anyway (late
  * counts beat no line, since bench/run waits for it), and say so. */
 #define SNAPSHOT_TIMEOUT_MS 2000
+/* How long the loops get to set up before the ready line (a sanitizer build starts slowly). */
+#define READY_TIMEOUT_MS 10000
 /* How long the workers get to exit once told to stop before they are killed. */
 #define STOP_TIMEOUT_MS 5000
 
 struct control {
+	_Atomic uint64_t ready;	       /* loops set up and about to wait for the first time */
 	_Atomic uint64_t snapshot_gen; /* the snapshot asked for last */
 	_Atomic bool stop;
 };
@@ -43,6 +46,7 @@ static struct loop *loops;
 static struct listener *listeners;
 static size_t nloops, per_process;
 static bool exclusive;
+static pthread_rwlock_t fd_lock = PTHREAD_RWLOCK_INITIALIZER; /* listener.h: several loops */
 static loop_fn *body;
 static const struct server_config *config;
 
@@ -90,10 +94,17 @@ static void drain(int fd)
 
 /* --- the loop's side --- */
 
-bool loop_running(const struct loop *lp)
+bool loop_running(struct loop *lp)
 {
 	if (lp->single)
 		return server_running();
+	if (!lp->announced) {
+		/* Set up (its epoll set made): the ready line waits for every loop's, or a client
+		 * could fill the fd table before a late loop has made its epoll fd. */
+		lp->announced = true;
+		atomic_fetch_add_explicit(&ctl->ready, 1, memory_order_release);
+		notify(ack_fd);
+	}
 	return !atomic_load_explicit(&ctl->stop, memory_order_acquire);
 }
 
@@ -136,30 +147,63 @@ static bool all_answered(uint64_t gen)
 	return true;
 }
 
-/* Have every loop answer, then write the sum. False if a worker died meanwhile (pids: the
- * workers' pidfds, npids 0 with threads). */
-static bool snapshot(const struct pollfd *pids, size_t npids)
+static bool all_ready(uint64_t unused)
 {
-	uint64_t gen = atomic_fetch_add_explicit(&ctl->snapshot_gen, 1, memory_order_release) + 1;
-	wake_all();
-	int64_t deadline = now_ms() + SNAPSHOT_TIMEOUT_MS;
-	while (!all_answered(gen)) {
-		if (now_ms() >= deadline) {
-			fprintf(stderr, "echo-%s: a loop did not answer the snapshot within %d ms: "
-				"its counts in this line may lag\n", config->name, SNAPSHOT_TIMEOUT_MS);
-			break;
-		}
+	(void)unused;
+	return atomic_load_explicit(&ctl->ready, memory_order_acquire) == nloops;
+}
+
+enum wait_rc { WAIT_DONE, WAIT_TIMEOUT, WAIT_WORKER_DIED };
+
+/* Wait until done(arg), woken by the loops' acks (ack_fd). pids: the workers' pidfds (npids 0
+ * with threads), so that a worker that dies meanwhile ends the wait. */
+static enum wait_rc await(bool (*done)(uint64_t), uint64_t arg, const struct pollfd *pids,
+			  size_t npids, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	while (!done(arg)) {
+		if (now_ms() >= deadline)
+			return WAIT_TIMEOUT;
 		struct pollfd fds[LOOPS_MAX + 1] = {{.fd = ack_fd, .events = POLLIN}};
 		memcpy(fds + 1, pids, npids * sizeof *pids);
+		/* 1 ms: a loop notifies before it publishes (loop_woken), so re-check soon. */
 		if (counted_poll(fds, npids + 1, 1) < 0 && errno != EINTR)
 			die("poll");
 		if (fds[0].revents)
 			drain(ack_fd);
 		for (size_t w = 0; w < npids; w++)
 			if (fds[w + 1].revents)
-				return false;
+				return WAIT_WORKER_DIED;
 	}
+	return WAIT_DONE;
+}
+
+/* Have every loop answer, then write the sum. False if a worker died meanwhile. */
+static bool snapshot(const struct pollfd *pids, size_t npids)
+{
+	uint64_t gen = atomic_fetch_add_explicit(&ctl->snapshot_gen, 1, memory_order_release) + 1;
+	wake_all();
+	enum wait_rc rc = await(all_answered, gen, pids, npids, SNAPSHOT_TIMEOUT_MS);
+	if (rc == WAIT_WORKER_DIED)
+		return false;
+	if (rc == WAIT_TIMEOUT)
+		fprintf(stderr, "echo-%s: a loop did not answer the snapshot within %d ms: its counts "
+			"in this line may lag\n", config->name, SNAPSHOT_TIMEOUT_MS);
 	stats_write("snapshot");
+	return true;
+}
+
+/* Every loop set up: print the ready line. False if a worker died first. */
+static bool announce(const struct pollfd *pids, size_t npids)
+{
+	enum wait_rc rc = await(all_ready, 0, pids, npids, READY_TIMEOUT_MS);
+	if (rc == WAIT_WORKER_DIED)
+		return false;
+	if (rc == WAIT_TIMEOUT) {
+		errno = ETIMEDOUT;
+		die("waiting for the loops to start");
+	}
+	listener_ready(config, listeners[0].fd);
 	return true;
 }
 
@@ -217,6 +261,7 @@ static bool run_threads(size_t first, size_t n, bool with_control)
 		}
 	}
 	if (with_control) {
+		announce(NULL, 0);
 		control(NULL, 0); /* no worker to lose */
 		stop_all();
 	} else {
@@ -329,10 +374,10 @@ static int run_workers(size_t nworkers)
 		if (pfds[w].fd < 0)
 			die("pidfd_open");
 	}
+	bool stopped = announce(pfds, nworkers);
 	for (size_t i = 0; i < nloops; i++)
 		close_listener(i, false); /* the workers own them now */
-
-	bool stopped = control(pfds, nworkers);
+	stopped = stopped && control(pfds, nworkers);
 	if (stopped) {
 		stop_all();
 	} else {
@@ -389,6 +434,8 @@ static void open_listeners(const struct server_config *cfg)
 		else
 			listener_open_at(&listeners[i], cfg, port, true);
 	}
+	for (size_t i = 0; per_process > 1 && i < nloops; i++)
+		listeners[i].fd_lock = &fd_lock; /* one per process: fork() copies it, unlocked */
 }
 
 int loops_run(struct server_config *cfg, const struct loops_config *lc, loop_fn *fn)
@@ -432,7 +479,6 @@ int loops_run(struct server_config *cfg, const struct loops_config *lc, loop_fn 
 		    .counters = &c->loops[i],
 		    .usage = lc->workers && i % per_process == 0 ? &c->workers[i / per_process] : NULL,
 		};
-	listener_ready(cfg, listeners[0].fd); /* every listener listens: connections queue from now */
 
 	int status;
 	if (lc->workers) {

@@ -50,6 +50,7 @@ struct loop {
 	int wake_fd;	      /* watch for readability; when readable, call loop_woken() */
 	/* loops.c's own */
 	bool single;		    /* T = 1, no workers: wake_fd is the signalfd */
+	bool announced;		    /* has told loops_run() it is set up (first loop_running()) */
 	struct loop_block *counters;
 	struct worker_usage *usage; /* a worker's first loop: publishes its process's getrusage() */
 };
@@ -62,8 +63,9 @@ typedef void loop_fn(struct loop *lp);
  * line on stderr, exit 2. */
 int loops_run(struct server_config *cfg, const struct loops_config *lc, loop_fn *fn);
 
-/* False once the loop must return (the server is stopping). Call it once per pass. */
-bool loop_running(const struct loop *lp);
+/* False once the loop must return (the server is stopping). Call it once per pass, the first time
+ * once the loop is set up: the ready line waits for every loop's first call. */
+bool loop_running(struct loop *lp);
 /* wake_fd was readable: take the signal (T = 1), or answer a snapshot. */
 void loop_woken(struct loop *lp);
 
