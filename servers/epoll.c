@@ -12,11 +12,24 @@
  *    never reported again. Interest is registered once (IN|OUT) and never changed: no epoll_ctl
  *    per request. To stay fair, a connection gets at most EDGE_BUDGET reads per pass; one that still
  *    has data goes on a queue served on the next pass, which then waits with timeout 0.
+ *  - --threads T: T copies of the loop below, each on its own thread with its own epoll set, its
+ *    own connections (and --edge queue: the loop's state is _Thread_local) and its own counters;
+ *    --workers P: P processes of T loops each, so one server holds more connections than one
+ *    process's fd limit allows (2 x 20,000 here). loops.h does the spawning, the signals and the
+ *    summed stats; the loop itself only watches one more fd (wake_fd) instead of the signalfd.
+ *    Accepting (--accept): reuseport (default), a SO_REUSEPORT listener per loop, or exclusive,
+ *    one listener in every set with EPOLLEXCLUSIVE. Measured with --threads 2 and 10,000
+ *    connections, 500 active (results/README.md has the table): reuseport put 50.1-50.7% of the
+ *    connections on the busier loop, exclusive 68-92% (the loop that is waiting, i.e. the idler
+ *    one, takes the next connection and keeps it); closed-loop throughput was equal within the
+ *    noise (168k vs 164k req/s) and so was CPU per request (5.5 vs 5.8 us); at 60k req/s exclusive
+ *    cost less CPU per request (9.0 vs 10.0 us) only because it leaves one loop nearly idle, like
+ *    a single loop (8.7 us). Spreading the load is the point of several loops: reuseport it is.
  * Pitfalls handled: EPOLLERR/EPOLLHUP are "go find out": the read or write says what happened. An
  * fd closed during a batch cannot reappear later in the same batch here, because each fd is
  * reported at most once per epoll_wait and a connection is only closed while handling its own event.
  *
- * Run: echo-epoll [--edge] --port 7000, then: nc 127.0.0.1 7000
+ * Run: echo-epoll [--edge] [--threads T] [--workers P] --port 7000, then: nc 127.0.0.1 7000
  */
 #include "loops.h"
 #include "server.h"

@@ -165,7 +165,8 @@ static enum wait_rc await(bool (*done)(uint64_t), uint64_t arg, const struct pol
 		if (now_ms() >= deadline)
 			return WAIT_TIMEOUT;
 		struct pollfd fds[LOOPS_MAX + 1] = {{.fd = ack_fd, .events = POLLIN}};
-		memcpy(fds + 1, pids, npids * sizeof *pids);
+		if (npids) /* (pids is NULL with threads: memcpy's arguments must not be) */
+			memcpy(fds + 1, pids, npids * sizeof *pids);
 		/* 1 ms: a loop notifies before it publishes (loop_woken), so re-check soon. */
 		if (counted_poll(fds, npids + 1, 1) < 0 && errno != EINTR)
 			die("poll");
@@ -212,7 +213,8 @@ static bool control(const struct pollfd *pids, size_t npids)
 {
 	for (;;) {
 		struct pollfd fds[LOOPS_MAX + 1] = {{.fd = signals_fd(), .events = POLLIN}};
-		memcpy(fds + 1, pids, npids * sizeof *pids);
+		if (npids)
+			memcpy(fds + 1, pids, npids * sizeof *pids);
 		if (counted_poll(fds, npids + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
