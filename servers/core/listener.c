@@ -31,20 +31,25 @@ static bool is_loopback(const struct sockaddr *sa)
 	       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
-void listener_open(struct listener *l, const struct server_config *cfg, bool blocking)
+/* Every connection is an fd: use all the process may have (the soft limit can be raised up to the
+ * hard one without privileges). Limits are per process and inherited across fork(), so each
+ * --workers process holds this many on its own. */
+static void raise_nofile(void)
 {
-	/* Every connection is an fd: use all the process may have (the soft limit can be raised up
-	 * to the hard one without privileges). */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the limit we end up with is still valid */
 	}
+}
 
+static void open_socket(struct listener *l, const struct server_config *cfg, bool blocking,
+			uint16_t port_number, bool reuseport)
+{
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
 	char port[8];
-	snprintf(port, sizeof port, "%u", (unsigned)cfg->port);
+	snprintf(port, sizeof port, "%u", (unsigned)port_number);
 	int rc = getaddrinfo(cfg->bind, port, &hints, &ai);
 	if (rc != 0) {
 		fprintf(stderr, "echo-%s: --bind '%s': not a numeric address (%s)\n", cfg->name, cfg->bind,
@@ -57,6 +62,8 @@ void listener_open(struct listener *l, const struct server_config *cfg, bool blo
 	int one = 1;
 	if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
 		fail(cfg, "setsockopt SO_REUSEADDR");
+	if (reuseport && setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		fail(cfg, "setsockopt SO_REUSEPORT");
 	if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		fail(cfg, "bind");
 	freeaddrinfo(ai);
@@ -69,8 +76,49 @@ void listener_open(struct listener *l, const struct server_config *cfg, bool blo
 	l->max_conns = cfg->max_conns;
 	l->fd_limit = 0;
 	l->name = cfg->name;
+	l->fd_lock = NULL;
+}
 
+void listener_open(struct listener *l, const struct server_config *cfg, bool blocking)
+{
+	raise_nofile();
+	open_socket(l, cfg, blocking, (uint16_t)cfg->port, false);
 	listener_ready(cfg, l->fd);
+}
+
+void listener_open_at(struct listener *l, const struct server_config *cfg, uint16_t port,
+		      bool reuseport)
+{
+	raise_nofile();
+	open_socket(l, cfg, false, port, reuseport);
+}
+
+uint16_t listener_port(const struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0) {
+		fprintf(stderr, "echo-%s: getsockname: %s\n", l->name, strerror(errno));
+		exit(1);
+	}
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void listener_share(struct listener *copy, const struct listener *l)
+{
+	*copy = *l;
+	copy->spare = sys_open_devnull();
+	if (copy->spare < 0) {
+		fprintf(stderr, "echo-%s: open /dev/null: %s\n", l->name, strerror(errno));
+		exit(1);
+	}
+}
+
+void listener_unshare(struct listener *copy)
+{
+	if (copy->spare >= 0)
+		sys_close(copy->spare);
 }
 
 void listener_ready(const struct server_config *cfg, int fd)
@@ -102,25 +150,36 @@ static void back_off(void)
  * backlog and the listener stops being readable. */
 static int shed_at_emfile(struct listener *l)
 {
-	if (l->spare < 0 && (l->spare = sys_open_devnull()) < 0) {
+	if (l->fd_lock)
+		pthread_rwlock_wrlock(l->fd_lock);
+	int fd = -1;
+	if (l->spare >= 0 || (l->spare = sys_open_devnull()) >= 0) {
+		sys_close(l->spare);
+		fd = sys_accept4(l->fd, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			sys_close(fd);
+			STAT_ADD(accept_emfile, 1); /* one connection refused for lack of fds */
+		}
+		l->spare = sys_open_devnull();
+	}
+	if (l->fd_lock)
+		pthread_rwlock_unlock(l->fd_lock);
+	if (fd < 0 && l->spare < 0)
 		back_off(); /* not even the spare: nothing to do but not spin */
-		errno = EAGAIN;
-		return -1;
-	}
-	sys_close(l->spare);
-	int fd = sys_accept4(l->fd, SOCK_CLOEXEC);
-	if (fd >= 0) {
-		sys_close(fd);
-		STAT_ADD(accept_emfile, 1); /* one connection refused for lack of fds */
-	}
-	l->spare = sys_open_devnull();
 	errno = fd >= 0 ? ECONNABORTED : EAGAIN;
 	return -1;
 }
 
 int listener_accept(struct listener *l, bool blocking)
 {
+	if (l->fd_lock)
+		pthread_rwlock_rdlock(l->fd_lock);
 	int fd = sys_accept4(l->fd, SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK));
+	if (l->fd_lock) {
+		int err = errno;
+		pthread_rwlock_unlock(l->fd_lock);
+		errno = err;
+	}
 	if (fd < 0) {
 		switch (errno) {
 		case EAGAIN:
@@ -155,7 +214,7 @@ bool listener_admit(struct listener *l, int fd)
 		errno = ECONNABORTED;
 		return false;
 	}
-	if (l->max_conns && atomic_load_explicit(&stats.conns, memory_order_relaxed) >= l->max_conns) {
+	if (l->max_conns && STAT_GAUGE(conns) >= l->max_conns) {
 		STAT_ADD(rejected_max_conns, 1);
 		sys_close(fd);
 		errno = ECONNABORTED;

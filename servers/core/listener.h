@@ -12,6 +12,7 @@
 
 #include "options.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,11 +22,31 @@ struct listener {
 	uint64_t max_conns;  /* 0: no limit */
 	int fd_limit;	     /* 0, or refuse (close and count) an fd >= this: select's FD_SETSIZE */
 	const char *name;    /* for the messages */
+	/* NULL, or one lock for every loop thread accepting in this process: accept() takes it
+	 * shared, the EMFILE shed exclusive. Otherwise another loop's accept() can take the fd slot
+	 * the spare just gave up, and the spare, once lost, cannot be had back while every fd is in
+	 * use: that loop's backlog would then never be shed. Taken once per connection, never per
+	 * request. */
+	pthread_rwlock_t *fd_lock;
 };
 
 /* Binds and listens; the listener is non-blocking unless blocking is asked for. Exits 1 on failure.
  * Prints the ready line 'listening on ADDR:PORT' on stdout. */
 void listener_open(struct listener *l, const struct server_config *cfg, bool blocking);
+
+/* A non-blocking listener bound to port (0 picks a free one) without the ready line: the caller
+ * prints it once, when every listener it needs listens. With reuseport, one of a SO_REUSEPORT
+ * group, one per event loop: open the first at port 0, then the rest at its listener_port(); the
+ * kernel spreads incoming connections over the group by a hash of their addresses. */
+void listener_open_at(struct listener *l, const struct server_config *cfg, uint16_t port,
+		      bool reuseport);
+uint16_t listener_port(const struct listener *l);
+
+/* Another event loop's handle on the same listening socket (one listener in every epoll set, with
+ * EPOLLEXCLUSIVE): the same fd, but a spare of its own, because the EMFILE trick closes and reopens
+ * the spare, which two threads must not do to one fd. listener_unshare() closes that spare only. */
+void listener_share(struct listener *copy, const struct listener *l);
+void listener_unshare(struct listener *copy);
 
 /* The ready line for a listening fd, 'listening on ADDR:PORT' on stdout, and a warning on stderr
  * when ADDR is not a loopback address. listener_open() calls it; so does echo-libuv. */

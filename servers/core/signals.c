@@ -116,3 +116,15 @@ bool server_running(void)
 	}
 	return !stop_requested;
 }
+
+bool signals_take_snapshot(void)
+{
+	bool asked = snapshot_requested;
+	snapshot_requested = 0;
+	return asked;
+}
+
+bool signals_stop_requested(void)
+{
+	return stop_requested;
+}

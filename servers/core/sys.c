@@ -31,6 +31,7 @@ const char *const sys_op_names[OP__COUNT] = {
 };
 
 struct sys_counters sys_count;
+_Thread_local struct sys_counters *sys_local = &sys_count;
 
 ssize_t sys_read(int fd, void *buf, size_t len)
 {
@@ -40,7 +41,7 @@ ssize_t sys_read(int fd, void *buf, size_t len)
 		n = read(fd, buf, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		atomic_fetch_add_explicit(&sys_count.read_eagain, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sys_local->read_eagain, 1, memory_order_relaxed);
 	return n;
 }
 
@@ -52,7 +53,7 @@ ssize_t sys_write(int fd, const void *buf, size_t len)
 		n = write(fd, buf, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		atomic_fetch_add_explicit(&sys_count.write_eagain, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sys_local->write_eagain, 1, memory_order_relaxed);
 	return n;
 }
 

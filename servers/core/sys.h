@@ -6,7 +6,10 @@
  *
  * Counters are relaxed atomics: the thread-per-connection server increments them from thousands of
  * threads, and a snapshot may be taken from another thread. Uncontended, an atomic add costs a few
- * nanoseconds against a syscall's ~70 ns, and every server pays it alike.
+ * nanoseconds against a syscall's ~70 ns, and every server pays it alike. "Uncontended" is the
+ * point of sys_local: a thread counts into the block it points at, the process's sys_count unless
+ * an event-loop thread attached a block of its own (counters.h), so two loops on two cores never
+ * share a counter's cache line; the snapshot sums the blocks.
  *
  * Every wrapper retries EINTR itself (each attempt is counted: the kernel saw it). The servers'
  * own signals come on a signalfd (signals.h), so an EINTR is only ever a stray: a debugger or
@@ -56,16 +59,17 @@ struct sys_counters {
 	_Atomic uint64_t ops[OP__COUNT]; /* io_uring operations submitted, by kind */
 };
 
-extern struct sys_counters sys_count;
+extern struct sys_counters sys_count;			   /* the process's block */
+extern _Thread_local struct sys_counters *sys_local; /* this thread's: &sys_count by default */
 
 static inline void sys_counted(enum sys_kind k)
 {
-	atomic_fetch_add_explicit(&sys_count.calls[k], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sys_local->calls[k], 1, memory_order_relaxed);
 }
 
 static inline void sys_op_counted(enum sys_op op)
 {
-	atomic_fetch_add_explicit(&sys_count.ops[op], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sys_local->ops[op], 1, memory_order_relaxed);
 }
 
 ssize_t sys_read(int fd, void *buf, size_t len);

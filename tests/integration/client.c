@@ -58,7 +58,8 @@ void pattern_fill(uint32_t id, uint64_t off, uint8_t *buf, size_t len)
 	}
 }
 
-static void start_connect(struct conn *c, uint16_t port, uint32_t id, int bufsize)
+/* src: a source address in network order, or INADDR_ANY to let the kernel choose (127.0.0.1). */
+static void start_connect_from(struct conn *c, in_addr_t src, uint16_t port, uint32_t id, int bufsize)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -68,12 +69,24 @@ static void start_connect(struct conn *c, uint16_t port, uint32_t id, int bufsiz
 	/* Small writes (1-byte probes) must leave at once, not wait for Nagle. */
 	int one = 1;
 	SYS(setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one));
+	if (src != htonl(INADDR_ANY)) {
+		/* Port 0 with IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect(), per
+		 * destination, instead of being reserved for this source address alone at bind(). */
+		struct sockaddr_in from = {.sin_family = AF_INET, .sin_addr.s_addr = src};
+		SYS(setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one));
+		SYS(bind(c->fd, (struct sockaddr *)&from, sizeof from));
+	}
 	if (bufsize > 0) {
 		SYS(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize));
 		SYS(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize));
 	}
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == -1 && errno != EINPROGRESS)
 		FAIL("connect #%u to 127.0.0.1:%u: %s", id, port, strerror(errno));
+}
+
+static void start_connect(struct conn *c, uint16_t port, uint32_t id, int bufsize)
+{
+	start_connect_from(c, htonl(INADDR_ANY), port, id, bufsize);
 }
 
 static void finish_connect(struct conn *c, size_t n, int64_t deadline)
@@ -106,12 +119,21 @@ static void finish_connect(struct conn *c, size_t n, int64_t deadline)
 
 void conn_open_many(struct conn *c, size_t n, uint16_t port, uint32_t first_id, int64_t deadline)
 {
+	conn_open_many_from(c, n, NULL, port, first_id, deadline);
+}
+
+void conn_open_many_from(struct conn *c, size_t n, const char *src, uint16_t port,
+			 uint32_t first_id, int64_t deadline)
+{
+	in_addr_t from = htonl(INADDR_ANY);
+	if (src != NULL && inet_pton(AF_INET, src, &from) != 1)
+		FAIL("not an IPv4 address: \"%s\"", src);
 	/* Batches keep the SYNs in flight below the listen backlog, so the kernel never drops one
 	 * (a dropped SYN is retried after 1 s and would make the test slow, not wrong). */
 	for (size_t base = 0; base < n; base += CONNECT_BATCH) {
 		size_t k = n - base < CONNECT_BATCH ? n - base : CONNECT_BATCH;
 		for (size_t i = 0; i < k; i++)
-			start_connect(&c[base + i], port, first_id + (uint32_t)(base + i), 0);
+			start_connect_from(&c[base + i], from, port, first_id + (uint32_t)(base + i), 0);
 		finish_connect(&c[base], k, deadline);
 	}
 }

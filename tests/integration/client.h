@@ -32,6 +32,10 @@ void pattern_fill(uint32_t id, uint64_t off, uint8_t *buf, size_t len);
 /* Open n connections to 127.0.0.1:port, ids first_id.., non-blocking, in batches, each confirmed
  * established (SO_ERROR == 0) before the deadline. */
 void conn_open_many(struct conn *c, size_t n, uint16_t port, uint32_t first_id, int64_t deadline);
+/* The same from source address src ("127.0.0.2": one address has ~28k ephemeral ports towards
+ * one server port, so holding more connections than that takes several). */
+void conn_open_many_from(struct conn *c, size_t n, const char *src, uint16_t port,
+			 uint32_t first_id, int64_t deadline);
 /* One connection, established within the deadline. */
 void conn_open(struct conn *c, uint16_t port, uint32_t id, int64_t deadline);
 /* The same with SO_SNDBUF and SO_RCVBUF fixed to `bufsize` before connect(), which turns off the

@@ -498,6 +498,43 @@ int proc_count_fds(pid_t pid)
 	return n;
 }
 
+/* pid's children, from /proc/PID/task/PID/children (a server's main thread is the one that forks
+ * its workers); returns how many were stored in kids. */
+static size_t proc_children(pid_t pid, pid_t *kids, size_t max)
+{
+	char path[80];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		FAIL("fopen(%s): %s", path, strerror(errno));
+	size_t n = 0;
+	int k;
+	while (n < max && fscanf(f, "%d", &k) == 1)
+		kids[n++] = (pid_t)k;
+	fclose(f);
+	return n;
+}
+
+long long proc_tree_cpu_ticks(pid_t pid)
+{
+	pid_t kids[64];
+	size_t n = proc_children(pid, kids, 64);
+	long long t = proc_cpu_ticks(pid);
+	for (size_t i = 0; i < n; i++)
+		t += proc_cpu_ticks(kids[i]);
+	return t;
+}
+
+int proc_tree_count_fds(pid_t pid)
+{
+	pid_t kids[64];
+	size_t n = proc_children(pid, kids, 64);
+	int fds = proc_count_fds(pid);
+	for (size_t i = 0; i < n; i++)
+		fds += proc_count_fds(kids[i]);
+	return fds;
+}
+
 long raise_nofile(void)
 {
 	struct rlimit rl;

@@ -87,6 +87,9 @@ uint64_t server_wait_stat(struct server *s, const char *key, uint64_t want, int 
 long proc_status_kb(pid_t pid, const char *field);
 long long proc_cpu_ticks(pid_t pid);
 int proc_count_fds(pid_t pid);
+/* The same over pid and its children (echo-epoll --workers: the supervisor and its workers). */
+long long proc_tree_cpu_ticks(pid_t pid);
+int proc_tree_count_fds(pid_t pid);
 
 /* Raise this process's RLIMIT_NOFILE soft limit to the hard limit; returns the new soft limit. */
 long raise_nofile(void);
