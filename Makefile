@@ -19,7 +19,8 @@ export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps
 
-# regress: the gate's sweep is every server, N = 100, 1,000, 5,000, 100 active, 5k req/s, 2 reps.
+# regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
+# 5,000, 100 active, 5k req/s, 2 reps.
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -75,7 +76,7 @@ plots:
 
 regress: bench-deps all
 	@out=results/runs/regress-$$(date +%Y%m%d-%H%M%S); \
-	SERVERS= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=2 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
+	SERVERS= EXTRA_SERVERS=epoll-t2 CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=2 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
 	python3 bench/lib/regress.py compare results/baseline.csv $$out
 
 # The baseline: the same sweep with 10 repetitions (~8 min), whose medians are steadier than any
@@ -83,7 +84,7 @@ regress: bench-deps all
 # stray on their own (results/README.md quotes that spread).
 regress-update: bench-deps all
 	@out=results/runs/regress-baseline-$$(date +%Y%m%d-%H%M%S); \
-	SERVERS= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=10 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
+	SERVERS= EXTRA_SERVERS=epoll-t2 CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=10 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
 	python3 bench/lib/spread.py $$out 2 && \
 	python3 bench/lib/regress.py baseline $$out > results/baseline.csv.tmp && mv results/baseline.csv.tmp results/baseline.csv && \
 	echo "regress-update: results/baseline.csv from $$out"

@@ -18,7 +18,7 @@ import results  # noqa: E402
 
 def style(lab):
     """The server's line type in plots/common.gp (its colour follows its name from chart to chart)."""
-    return results.ORDER.index(lab) + 1 if lab in results.ORDER else 9
+    return results.ORDER.index(lab) + 1 if lab in results.ORDER else len(results.ORDER)
 
 
 KIND_ORDER = ["reads with data", "reads that found nothing", "writes", "waits", "epoll_ctl", "accept", "other"]

@@ -3,18 +3,20 @@
 Shared by summary.py, plotdata.py and report.py so that the table, the charts and the report's
 sentences all come from the same numbers: the median over the `ok` repetitions of a point, with
 its min and max. A point is (server label, N, mode); the label is the server plus its variant
-when that is not the default one (epoll-edge, blocking-iterative).
+when that is not the default one (epoll-edge, blocking-iterative, epoll-t2: echo-epoll --threads 2).
 """
 import json
 import os
 import statistics
 
 DEFAULT_VARIANTS = ("default", "level", "threads", "defer_taskrun")
-ORDER = ["blocking", "blocking-iterative", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring"]
+ORDER = ["blocking", "blocking-iterative", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring", "epoll-t2"]
 
 
 def label(row):
     v = row.get("variant") or "default"
+    if v.startswith("level-"):  # echo-epoll --threads 2: level-t2 -> epoll-t2 (edge-t2 stays)
+        v = v[len("level-"):]
     return row["server"] if v in DEFAULT_VARIANTS else f"{row['server']}-{v}"
 
 
