@@ -31,6 +31,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
 
 SYSCALLS_TOL = 0.10
+# echo-uring's syscalls per request are how many requests one io_uring_enter() carries, which
+# depends on timing (how many arrive while it is awake), not only on its code: +8.1% in 5 gate runs
+# here against their pooled median, where every read/write server stays within +5.6%. 25% still
+# fails a real loss: one more enter per request is +160% at its 0.61 syscalls per request.
+SYSCALLS_TOL_BY_SERVER = {"uring": 0.25}
 CPU_RATIO_TOL = 0.35
 # A server whose core is this busy at the gate's fixed rate is saturated: its CPU per request is
 # the ceiling 1/rate, not its cost, and moves with how its events batch. Such points keep their
@@ -123,9 +128,10 @@ def compare(base_path, run_dir, out=sys.stdout):
             ok = not cur["failed"] and cur["errors"] == 0
             verdict(server, n, "errors", 0, cur["errors"] if not cur["failed"] else ",".join(cur["failed"]), ok)
             if b["syscalls_per_req"] is not None:
-                v, lim = cur["syscalls_per_req"], b["syscalls_per_req"] * (1 + SYSCALLS_TOL)
+                tol = SYSCALLS_TOL_BY_SERVER.get(server, SYSCALLS_TOL)
+                v, lim = cur["syscalls_per_req"], b["syscalls_per_req"] * (1 + tol)
                 verdict(server, n, "syscalls/req", b["syscalls_per_req"], v, v is not None and v <= lim,
-                        "" if v is not None and v <= lim else f" (limit +{SYSCALLS_TOL:.0%})")
+                        "" if v is not None and v <= lim else f" (limit +{tol:.0%})")
         if server == "epoll":
             continue
         pairs = [(base[(server, n)]["cpu_ratio_to_epoll"], (now.get((server, n)) or {}).get("cpu_ratio_to_epoll"))

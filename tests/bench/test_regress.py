@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_regress.py - the regression gate's comparator on synthetic result files: a 15% rise in
-syscalls per request fails, a 5% one passes, a 40% rise of poll's CPU ratio to epoll fails, a
+syscalls per request fails, a 5% one passes (echo-uring: 15% passes, one more syscall per request
+fails), a 40% rise of poll's CPU ratio to epoll fails, a
 server missing from the run fails with a message naming it, and errors fail."""
 import io
 import json
@@ -12,7 +13,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "lib"))
 import regress  # noqa: E402
 
-SERVERS = {"epoll": (2.2, 10.0), "poll": (2.05, 45.0), "busypoll": (50.0, 50.0), "libuv": (2.15, 9.0)}
+SERVERS = {"epoll": (2.2, 10.0), "poll": (2.05, 45.0), "busypoll": (50.0, 50.0), "libuv": (2.15, 9.0),
+           "uring": (0.61, 9.5)}
 
 
 def rows(change=None, drop=None, errors=None):
@@ -70,6 +72,16 @@ class Comparator(unittest.TestCase):
     def test_syscalls_up_5_percent_passes(self):
         ok, text = self.compare(rows({("poll", "syscalls"): 1.05}))
         self.assertTrue(ok, text)
+
+    def test_uring_syscalls_up_15_percent_passes(self):
+        # its own tolerance (25%): how many requests one io_uring_enter carries depends on timing
+        ok, text = self.compare(rows({("uring", "syscalls"): 1.15}))
+        self.assertTrue(ok, text)
+
+    def test_uring_one_more_enter_per_request_fails(self):
+        ok, text = self.compare(rows({("uring", "syscalls"): (0.61 + 1) / 0.61}))
+        self.assertFalse(ok)
+        self.assertRegex(text, r"uring\s+100\s+syscalls/req\s+\S+\s+\S+\s+\+16\d\.\d%\s+FAIL \(limit \+25%\)")
 
     def test_libuv_counted_by_perf(self):
         ok, text = self.compare(rows({("libuv", "syscalls"): 1.2}))
