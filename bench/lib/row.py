@@ -18,6 +18,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
 from snapshots import window  # noqa: E402
 
 COLUMNS = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,"
@@ -201,7 +202,7 @@ def progress_line(r, rep):
 
     load = f"rate {r['offered_rps'] // 1000 if r['offered_rps'] % 1000 == 0 else r['offered_rps']}" \
         f"{'k' if r['offered_rps'] % 1000 == 0 else ''}" if r["mode"] == "rate" else "closed"
-    name = r["server"] if r["variant"] in ("default", "level", "threads") else f"{r['server']}-{r['variant']}"
+    name = results.label(r)  # the name the report and charts use
     p99 = r.get("p99_us")
     p99s = "-" if p99 is None else (f"{p99 / 1000:.1f} ms" if p99 >= 1000 else f"{p99:.0f} µs")
     status = "" if r["status"] == "ok" else f" [{r['status']}]"
