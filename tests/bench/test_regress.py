@@ -83,6 +83,14 @@ class Comparator(unittest.TestCase):
         self.assertFalse(ok)
         self.assertRegex(text, r"uring\s+100\s+syscalls/req\s+\S+\s+\S+\s+\+16\d\.\d%\s+FAIL \(limit \+25%\)")
 
+    def test_unsupported_server_is_skipped_not_passed(self):
+        rs = [dict(r, status="unsupported:kernel", syscalls_per_req=None, perf_syscalls_per_req=None,
+                   cpu_us_per_req=None) if r["server"] == "uring" else r for r in rows()]
+        ok, text = self.compare(rs)
+        self.assertTrue(ok, text)
+        self.assertRegex(text, r"uring\s+1,000\s+all\s+-\s+-\s+skipped: unsupported:kernel")
+        self.assertRegex(text.splitlines()[-1], r"^regress: \d+ passed, 0 failed, 3 skipped$")
+
     def test_libuv_counted_by_perf(self):
         ok, text = self.compare(rows({("libuv", "syscalls"): 1.2}))
         self.assertFalse(ok)
