@@ -18,6 +18,10 @@
  * puts one listener in every loop's epoll set with EPOLLEXCLUSIVE, so one connection wakes one
  * loop (not all of them: the thundering herd), whichever the kernel finds waiting first.
  *
+ * --max-conns with several loops is checked against the shared count of open connections, but the
+ * check and the count are two steps: loops accepting at the same instant can each pass it, so the
+ * server may briefly hold up to (loops - 1) connections more than the limit.
+ *
  * Snapshots stay exact: a snapshot is taken between requests in every loop, as in a single loop.
  * The control thread bumps a generation and wakes every loop; each answers at its next wake-up,
  * having finished whatever request it was in, and only when all have answered are the blocks
