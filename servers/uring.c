@@ -524,11 +524,11 @@ int main(int argc, char **argv)
 		rearm_starved();
 	}
 	stats_write("final");
+	io_uring_queue_exit(&ring); /* first: no request in flight may outlive the buffers it uses */
 	for (size_t fd = 0; fd < max_fds; fd++)
 		if (conns[fd])
-			conn_free(conns[fd]); /* their requests die with the ring */
+			conn_free(conns[fd]);
 	listener_close(&lis);
-	io_uring_queue_exit(&ring);
 	free(conns);
 	free(bufs);
 	munmap(br, BUF_COUNT * sizeof(struct io_uring_buf));
