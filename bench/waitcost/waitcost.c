@@ -38,7 +38,8 @@ static struct config {
 	struct list fds, ready, ctl_fds;
 	const struct mech *mechs[8];
 	int nmechs;
-	bool epoll_ctl, unix_sockets, self_test;
+	bool epoll_ctl, self_test;
+	bool sockets[2]; /* [SOCK_TCP], [SOCK_UNIX]: which kinds of set to build */
 	int reps;
 	int64_t rep_ns;
 	const char *csv;
@@ -48,6 +49,7 @@ static struct config {
 	.ctl_fds = {{1000, 10000}, 2},
 	.reps = 11,
 	.rep_ns = 7000000,
+	.sockets = {[SOCK_TCP] = true},
 };
 
 static _Noreturn void usage_error(const char *what, const char *detail)
@@ -69,6 +71,7 @@ static void usage(void)
 	       "  --reps R            timed repetitions after %d warm-up ones (default 11)\n"
 	       "  --rep-time T        target length of a repetition (default 7ms)\n"
 	       "  --unix              AF_UNIX socketpairs instead of TCP over loopback\n"
+	       "  --sockets LIST      tcp,unix: the kinds of set to build (default tcp; TCP rows first)\n"
 	       "  --csv FILE          write the CSV to FILE\n"
 	       "  --self-test         check the sets and every mechanism's view of them, then exit\n"
 	       "  --help              show this help\n\n"
@@ -124,14 +127,35 @@ static void parse_mechanisms(const char *arg)
 		usage_error(what, ": empty list");
 }
 
+static void parse_sockets(const char *arg)
+{
+	char what[128], *copy = strdup(arg), *save = NULL;
+	if (!copy)
+		die("strdup");
+	snprintf(what, sizeof what, "--sockets '%s'", arg);
+	cfg.sockets[SOCK_TCP] = cfg.sockets[SOCK_UNIX] = false;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "tcp") == 0)
+			cfg.sockets[SOCK_TCP] = true;
+		else if (strcmp(tok, "unix") == 0)
+			cfg.sockets[SOCK_UNIX] = true;
+		else
+			usage_error(what, ": not a list of tcp,unix");
+	}
+	free(copy);
+	if (!cfg.sockets[SOCK_TCP] && !cfg.sockets[SOCK_UNIX])
+		usage_error(what, ": empty list");
+}
+
 static void parse_options(int argc, char **argv)
 {
-	enum { O_FDS, O_READY, O_MECH, O_CTL, O_REPS, O_REPTIME, O_UNIX, O_CSV, O_SELF, O_HELP };
+	enum { O_FDS, O_READY, O_MECH, O_CTL, O_REPS, O_REPTIME, O_UNIX, O_SOCKETS, O_CSV, O_SELF, O_HELP };
 	static const struct option longopts[] = {
 		{"fds", required_argument, NULL, O_FDS},        {"ready", required_argument, NULL, O_READY},
 		{"mechanisms", required_argument, NULL, O_MECH}, {"ctl-fds", required_argument, NULL, O_CTL},
 		{"reps", required_argument, NULL, O_REPS},      {"rep-time", required_argument, NULL, O_REPTIME},
-		{"unix", no_argument, NULL, O_UNIX},            {"csv", required_argument, NULL, O_CSV},
+		{"unix", no_argument, NULL, O_UNIX},            {"sockets", required_argument, NULL, O_SOCKETS},
+		{"csv", required_argument, NULL, O_CSV},
 		{"self-test", no_argument, NULL, O_SELF},       {"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -159,7 +183,8 @@ static void parse_options(int argc, char **argv)
 				usage_error(what, ": not a duration 100us..10s");
 			cfg.rep_ns = (int64_t)v;
 			break;
-		case O_UNIX: cfg.unix_sockets = true; break;
+		case O_UNIX: cfg.sockets[SOCK_TCP] = false, cfg.sockets[SOCK_UNIX] = true; break;
+		case O_SOCKETS: parse_sockets(optarg); break;
 		case O_CSV:
 			if (!*optarg)
 				usage_error("--csv", ": empty file name");
@@ -179,7 +204,7 @@ static void parse_options(int argc, char **argv)
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		die("getrlimit");
-	int spare = cfg.unix_sockets ? 270 : 20;
+	int spare = cfg.sockets[SOCK_UNIX] ? 270 : 20;
 	for (int i = 0; i < cfg.fds.n; i++)
 		if ((rlim_t)cfg.fds.v[i] + (rlim_t)spare > rl.rlim_cur) {
 			snprintf(what, sizeof what, "--fds %d", cfg.fds.v[i]);
@@ -260,11 +285,11 @@ int main(int argc, char **argv)
 		die("open %s", cfg.csv);
 	fprintf(out, "mechanism,fds,ready,reps,calls_per_rep,median_ns_per_call,min_ns_per_call,"
 		     "max_ns_per_call,median_ns_per_ready,socket\n");
-	enum sock_kind kind = cfg.unix_sockets ? SOCK_UNIX : SOCK_TCP;
-	for (int i = 0; i < cfg.fds.n; i++)
-		for (int j = 0; j < cfg.ready.n; j++)
-			if (cfg.ready.v[j] <= cfg.fds.v[i])
-				run_set(out, cfg.fds.v[i], cfg.ready.v[j], kind);
+	for (int kind = SOCK_TCP; kind <= SOCK_UNIX; kind++)
+		for (int i = 0; cfg.sockets[kind] && i < cfg.fds.n; i++)
+			for (int j = 0; j < cfg.ready.n; j++)
+				if (cfg.ready.v[j] <= cfg.fds.v[i])
+					run_set(out, cfg.fds.v[i], cfg.ready.v[j], kind);
 	if (fflush(out) == EOF || ferror(out) || (out != stdout && fclose(out) == EOF))
 		die("writing the CSV");
 	return 0;

@@ -23,6 +23,7 @@ bad=(
   "--csv="
   "--bogus"
   "--unix extra"
+  "--sockets udp"
   "-x"
 )
 for args in "${bad[@]}"; do
