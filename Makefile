@@ -6,6 +6,10 @@
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
+#   make waitcost the wait-cost microbenchmark (bench/waitcost/): select, poll, epoll_wait, io_uring
+#                 and a busy pass over N fds, TCP and unix, into results/runs/<stamp>/waitcost.csv
+#                 (linked as results/latest-waitcost.csv), waitcost.md and two charts (~20 s)
+#   make waitcost-report   waitcost.md and the charts again, for WAITCOST_RUN (default: the latest)
 #   make regress  the CI performance gate: a quick sweep against results/baseline.csv
 #   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
 #   make clean    remove the build directories
@@ -17,7 +21,8 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 RUN        ?= results/latest
 export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
+	waitcost waitcost-report
 
 # regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
 # 5,000, 100 active, 5k req/s, 2 reps.
@@ -73,6 +78,26 @@ plots:
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)
+
+# waitcost: the default matrix (N = 10 to 19,000, K = 1 and 100, every mechanism, epoll_ctl at
+# 1,000 and 10,000) with TCP sets, then unix ones; WAITCOST_ARGS adds or overrides options.
+# The charts' scripts live in plots/waitcost/, out of `make plots`' reach (they need this data).
+WAITCOST_ARGS ?=
+WAITCOST_RUN  ?= $(patsubst %/,%,$(dir $(realpath results/latest-waitcost.csv)))
+
+waitcost: bench-deps all
+	@stamp=$$(date +%Y%m%d-%H%M%S); out=results/runs/$$stamp; mkdir -p $$out && \
+	$(BUILD)/bench/waitcost/waitcost --sockets tcp,unix $(WAITCOST_ARGS) --csv $$out/waitcost.csv && \
+	ln -sfn runs/$$stamp/waitcost.csv results/latest-waitcost.csv && \
+	$(MAKE) --no-print-directory waitcost-report WAITCOST_RUN=$$out
+
+waitcost-report:
+	@test -n "$(WAITCOST_RUN)" || { echo "make waitcost-report: no run (make waitcost first, or WAITCOST_RUN=DIR)" >&2; exit 2; }
+	python3 bench/lib/waitcost_report.py $(WAITCOST_RUN) $(BUILD)
+	for g in plots/waitcost/waitcost.gp plots/waitcost/waitcost-ready.gp; do \
+	  gnuplot -e "dir='$(WAITCOST_RUN)'" -e "load 'plots/waitcost/common.gp'" $$g || exit 1; \
+	done
+	@echo "make waitcost: $(WAITCOST_RUN)/waitcost.md, waitcost.png, waitcost-ready.png"
 
 regress: bench-deps all
 	@out=results/runs/regress-$$(date +%Y%m%d-%H%M%S); \
