@@ -184,6 +184,9 @@ def main():
             [f"epoll_wait, K=1: {fmt(e10)} ns at N=10, {fmt(ns(wc, 'epoll', 1000, 1))} at 1,000, "
              f"{fmt(ns(wc, 'epoll', 10000, 1))} at 10,000, {fmt(e19k)} at 19,000",
              f"poll, K=1, for comparison: {fmt(p10)} ns at N=10, {fmt(p19k)} at 19,000",
+             f"slopes: against N (K=1, N=1,000 to 19,000) epoll_wait {fmt(slope(wc, 'epoll', 1, 1000, 19000), '.3f')} ns "
+             f"per registered fd, poll {fmt(slope(wc, 'poll', 1, 1000, 19000), '.2f')}; against K (N=10,000, K=1 to "
+             f"100) epoll_wait {fmt((e_k100 - e_k1) / 99 if e_k1 and e_k100 else None, '.1f')} ns per ready fd",
              "epoll_wait, K=100: " + ", ".join(f"{fmt(x, ',.1f')} ns per ready event at N={n:,}"
                                                for x, n in zip(per_ready, (1000, 10000, 19000))),
              "epoll_ctl per operation: " + "; ".join(
