@@ -10,6 +10,7 @@
 #                 and a busy pass over N fds, TCP and unix, into results/runs/<stamp>/waitcost.csv
 #                 (linked as results/latest-waitcost.csv), waitcost.md and two charts (~20 s)
 #   make waitcost-report   waitcost.md and the charts again, for WAITCOST_RUN (default: the latest)
+#   make claims   CLAIMS.md: the source articles' claims, tested (after make waitcost)
 #   make regress  the CI performance gate: a quick sweep against results/baseline.csv
 #   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
 #   make clean    remove the build directories
@@ -22,7 +23,7 @@ RUN        ?= results/latest
 export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
-	waitcost waitcost-report
+	waitcost waitcost-report claims
 
 # regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
 # 5,000, 100 active, 5k req/s, 2 reps.
@@ -113,6 +114,12 @@ regress-update: bench-deps all
 	python3 bench/lib/spread.py $$out 2 && \
 	python3 bench/lib/regress.py baseline $$out > results/baseline.csv.tmp && mv results/baseline.csv.tmp results/baseline.csv && \
 	echo "regress-update: results/baseline.csv from $$out"
+
+# CLAIMS.md: the source articles' claims, each with its experiment and a verdict computed from it
+# (bench/claims/run, ~30 s); uses the latest make waitcost, running it first if there is none.
+claims: bench-deps all
+	@[ -e results/latest-waitcost.csv ] || $(MAKE) --no-print-directory waitcost
+	bench/claims/run results/latest-waitcost.csv results/runs/claims-$$(date +%Y%m%d-%H%M%S)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
