@@ -35,7 +35,8 @@ def load_waitcost(path):
             if r.get("socket", "tcp") != "tcp":
                 continue
             key = (r["mechanism"], int(r["fds"]), int(r["ready"]))
-            out[key] = {k: float(v) if k.endswith(("_ns_per_call", "_ns_per_ready")) else v for k, v in r.items()}
+            out[key] = {k: (float(v) if v else None) if k.endswith(("_ns_per_call", "_ns_per_ready")) else v
+                        for k, v in r.items()}
     return out
 
 
@@ -171,6 +172,11 @@ def main():
                    f"{e19k:,.0f} ns per call (x{e19k / e10:.1f}) while poll went x{p19k / p10:,.0f}; with 100 ready "
                    f"fds it costs more ({fmt(e_k100)} against {fmt(e_k1)} ns at N=10,000): O(ready events), which "
                    "is what the article means, since those are the fds with work to do."
+                   + (f" Registering is not free and not flat either: epoll_ctl ADD took {ctl[('add', 1000)]:,.0f} ns "
+                      f"with 1,000 fds registered and {ctl[('add', 10000)]:,.0f} ns with 10,000 "
+                      f"(x{ctl[('add', 10000)] / ctl[('add', 1000)]:.1f}; likely a deeper red-black tree and colder caches), but it "
+                      "is paid once per change of interest, not on every wait."
+                      if ctl[("add", 1000)] and ctl[("add", 10000)] else "")
                    if flat else f"not borne out here: epoll_wait's cost changed x{e19k / e10:.1f} from N=10 to 19,000 "
                    f"(poll x{p19k / p10:,.0f}).")
     else:
@@ -262,7 +268,7 @@ def main():
                   f"two loops used no more ({u2:.2f}): on this 2-core machine the loadgen needs the other core, "
                   "so here the machine, not the loop, is the bound (REPORT.md's scaling section). ")
         verdict = (f"true: with both CPUs free to it and a closed loop keeping it busy, one loop used {u1:.2f} of a "
-                   "core, which is all one thread can; " + second
+                   "core (one thread cannot use more than 1.00); " + second
                    if u1 <= 1.05 else f"not borne out: one loop used {u1:.2f} cores.")
     else:
         verdict = "not measured (no echo-epoll rows)."
