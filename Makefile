@@ -75,7 +75,8 @@ plots:
 	@if [ -f $(RUN)/plots/hyperfine.dat ]; then :; else rm -f $(RUN)/plots/hyperfine.png $(RUN)/plots/hyperfine.svg; fi
 	for g in plots/*.gp; do \
 	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; \
-	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; esac; \
+	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; \
+	    */cdf.gp) [ -s $(RUN)/plots/cdf.dat ] || continue ;; esac; \
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)

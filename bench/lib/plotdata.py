@@ -132,7 +132,10 @@ def main():
         for lab, k in kinds.items():
             f.write(lab + " " + " ".join(f"{k[x]:.4f}" for x in KIND_ORDER) + f" {sum(k.values()):.4f}\n")
     cdfs = cdf_files(run_dir, rows, at)
-    with open(os.path.join(d, "cdf.dat"), "w") as f:
+    cdf_path = os.path.join(d, "cdf.dat")
+    # No histograms (a copy of results/sample, which leaves hist/ out): keep the cdf.dat it came with.
+    keep = not cdfs and os.path.exists(cdf_path) and os.path.getsize(cdf_path) > 0
+    with open(os.devnull if keep else cdf_path, "w") as f:
         for lab, path in cdfs.items():
             f.write(f'"{lab}" value_ms fraction style\n')
             with open(path) as h:
