@@ -13,6 +13,8 @@
 #   make claims   CLAIMS.md: the source articles' claims, tested (after make waitcost)
 #   make regress  the CI performance gate: a quick sweep against results/baseline.csv
 #   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
+#   make fuzz     fuzz the option parsers, parse_units and hist_merge with clang's libFuzzer
+#                 (tests/fuzz/run.sh; build-fuzz/), FUZZ_TIME seconds each (default 60); not in CI
 #   make clean    remove the build directories
 
 BUILD      ?= build
@@ -23,7 +25,7 @@ RUN        ?= results/latest
 export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
-	waitcost waitcost-report claims
+	waitcost waitcost-report claims fuzz
 
 # regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
 # 5,000, 100 active, 5k req/s, 2 reps.
@@ -122,5 +124,12 @@ claims: bench-deps all
 	@[ -e results/latest-waitcost.csv ] || $(MAKE) --no-print-directory waitcost
 	bench/claims/run results/latest-waitcost.csv results/runs/claims-$$(date +%Y%m%d-%H%M%S)
 
+# fuzz: its own build directory and compiler (clang), so the gcc builds and make test never see
+# it; new corpus entries and crashes stay in build-fuzz/, the committed seeds are only read.
+FUZZ_TIME ?= 60
+fuzz:
+	@command -v clang >/dev/null || bench/deps.sh fuzz
+	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

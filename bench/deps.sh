@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh - install (as root) or name (otherwise) the Debian packages muxbench needs.
 #
-#   bench/deps.sh [build|bench] [--check]
+#   bench/deps.sh [build|bench|fuzz] [--check]
 #     build  what `make` and `make test` need: compiler, meson, ninja, pkg-config, libuv, liburing
 #     bench  build's, plus what `make bench` needs: perf, strace, hyperfine, gnuplot, python3 (default)
+#     fuzz   only what `make fuzz` needs: clang (Debian's clang ships libFuzzer)
 #     --check  only say whether something is missing (exit 1 if so), install nothing
 #
 # Each package is checked by the command or pkg-config module it provides, so a machine that has
@@ -14,10 +15,10 @@ set_name=bench
 check_only=false
 for arg in "$@"; do
   case "$arg" in
-    build|bench) set_name=$arg ;;
+    build|bench|fuzz) set_name=$arg ;;
     --check) check_only=true ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "deps.sh: unknown argument '$arg' (build, bench, --check)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "deps.sh: unknown argument '$arg' (build, bench, fuzz, --check)" >&2; exit 2 ;;
   esac
 done
 
@@ -28,6 +29,7 @@ bench_deps=(linux-perf:cmd:perf strace:cmd:strace hyperfine:cmd:hyperfine gnuplo
             python3:cmd:python3 netcat-openbsd:cmd:nc)
 deps=("${build_deps[@]}")
 [[ $set_name == bench ]] && deps+=("${bench_deps[@]}")
+[[ $set_name == fuzz ]] && deps=(clang:cmd:clang)
 
 present() {
   local kind=${1%%:*} name=${1#*:}

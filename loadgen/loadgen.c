@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,9 +45,16 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* One line, always: an argument echoed here may hold a newline (the servers' fuzzer found that in
+ * their parser, options.c; this is the same fix), so control characters are shown as '?'. */
 static _Noreturn void usage_error(const char *what, const char *detail)
 {
-	fprintf(stderr, "loadgen: %s%s (see --help)\n", what, detail);
+	char msg[256];
+	snprintf(msg, sizeof msg, "loadgen: %s%s (see --help)", what, detail);
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "%s\n", msg);
 	exit(2);
 }
 
@@ -183,7 +191,8 @@ static void parse(struct config *cfg, int argc, char **argv)
 		char *end;
 		errno = 0;
 		cfg->server_pid = strtol(pid, &end, 10);
-		if (errno || *end || cfg->server_pid <= 0)
+		/* pid_t is an int: a larger number would wrap, and 4294967297 would signal pid 1. */
+		if (errno || *end || cfg->server_pid <= 0 || cfg->server_pid > INT_MAX)
 			usage_error("--server-pid: not a pid: ", pid);
 		if (kill((pid_t)cfg->server_pid, 0) != 0)
 			usage_error("--server-pid: no such process: ", pid);

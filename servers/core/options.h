@@ -8,6 +8,7 @@
 #define MUXBENCH_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct server_config {
@@ -32,5 +33,11 @@ struct server_option {
 
 /* Fills cfg with defaults, then from argv; extra may be NULL. Exits 0 on --help, 2 on a bad option. */
 void options_parse(struct server_config *cfg, int argc, char **argv, const struct server_option *extra);
+
+/* The same parse without exiting: on OPTIONS_ERROR, err holds the one-line message options_parse
+ * would print (no newline). Callable repeatedly (it resets getopt); GNU getopt may permute argv. */
+enum options_result { OPTIONS_OK, OPTIONS_HELP, OPTIONS_ERROR };
+enum options_result options_try_parse(struct server_config *cfg, int argc, char **argv,
+				      const struct server_option *extra, char *err, size_t errlen);
 
 #endif

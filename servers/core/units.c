@@ -43,8 +43,15 @@ bool parse_units(const char *s, enum unit_kind kind, uint64_t *out)
 		if (!isdigit((unsigned char)*s))
 			return false;
 		for (; isdigit((unsigned char)*s); s++) {
-			if (frac_den >= 1000000000000ull)
-				continue; /* digits beyond 10^-12 cannot matter for any unit here */
+			/* Twelve fraction digits are kept: enough for every unit here (the largest
+			 * multiplier, h, is 3.6*10^12). A non-zero digit beyond them would change the
+			 * value, and dropping it would accept "1.0000000000001s" as exactly 1 s (the
+			 * fuzzer found that): refuse instead. Zeros beyond them change nothing. */
+			if (frac_den >= 1000000000000ull) {
+				if (*s != '0')
+					return false;
+				continue;
+			}
 			frac_num = frac_num * 10 + (uint64_t)(*s - '0');
 			frac_den *= 10;
 		}

@@ -3,7 +3,8 @@
  * Counts:    plain, or with k, M, G (x1000, x10^6, x10^9), like wrk.
  * Sizes:     bytes; k/K/KB, M/MB, G/GB are decimal; Ki/KiB, Mi/MiB, Gi/GiB are binary. "4KiB" = 4096.
  * Durations: ns, us, ms, s, m, h; a plain number is seconds. Returned in nanoseconds.
- * A fraction is allowed where the result is whole ("1.5k", "0.5s"). Signs, junk, overflow: false.
+ * A fraction is allowed where the result is whole ("1.5k", "0.5s"), with at most 12 significant
+ * fraction digits. Signs, junk, overflow: false.
  */
 #ifndef MUXBENCH_UNITS_H
 #define MUXBENCH_UNITS_H

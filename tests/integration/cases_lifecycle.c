@@ -8,6 +8,11 @@
  *
  * bad_options shows that a mistyped command fails fast and plainly (one stderr line, exit 2, no
  * ready line) instead of starting a server with a surprising configuration.
+ *
+ * bind_any shows the other half of the security default: every other case checks that a server
+ * started without --bind says "listening on 127.0.0.1:PORT"; this one asks for 0.0.0.0 and wants
+ * the ready line to say so, a warning on stderr that the server is reachable from elsewhere, and
+ * the echo still served on loopback.
  */
 #include "cases.h"
 
@@ -178,4 +183,24 @@ void case_bad_options(const struct target *t)
 		FAIL("--help printed nothing");
 	free(out);
 	free(err);
+}
+
+void case_bind_any(const struct target *t)
+{
+	static const char *const more[] = {"--bind", "0.0.0.0", NULL};
+	struct server_opts o = {.more_args = more, .capture_stderr = true, .ready_addr = "0.0.0.0"};
+	struct server s;
+	server_start(&s, t, &o);
+	struct conn c;
+	conn_open(&c, s.port, 1, deadline_in(5000)); /* to 127.0.0.1: 0.0.0.0 includes loopback */
+	echo_round(&c, 1, 1000, 0, deadline_in(5000));
+	conn_close(&c);
+	server_terminate(&s, 5000);
+	char *err = server_drain(s.err_fd, deadline_in(2000), NULL);
+	static const char warning[] = "warning: listening on 0.0.0.0, not a loopback address";
+	if (strstr(err, warning) == NULL)
+		FAIL("--bind 0.0.0.0: no \"%s\" on stderr (got \"%s\")", warning, err);
+	note("stderr: %.*s", (int)strcspn(err, "\n"), err);
+	free(err);
+	server_cleanup(&s);
 }

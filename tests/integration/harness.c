@@ -130,7 +130,7 @@ static void describe_status(int status, char *buf, size_t len)
 
 /* Read the first line from the child's stdout, one byte at a time so nothing after the newline is
  * consumed (it would be lost for the "nothing after the ready line" check). */
-static void read_ready_line(struct server *s)
+static void read_ready_line(struct server *s, const char *addr)
 {
 	char line[128];
 	size_t n = 0;
@@ -170,10 +170,11 @@ static void read_ready_line(struct server *s)
 	}
 	line[n] = '\0';
 	unsigned port;
-	char tail;
-	if (sscanf(line, "listening on 127.0.0.1:%u%c", &port, &tail) != 1 || port == 0 ||
-	    port > 65535)
-		FAIL("bad ready line \"%s\" (want \"listening on 127.0.0.1:PORT\")", line);
+	char tail, want[64];
+	int wlen = snprintf(want, sizeof want, "listening on %s:", addr);
+	if (strncmp(line, want, (size_t)wlen) != 0 ||
+	    sscanf(line + wlen, "%u%c", &port, &tail) != 1 || port == 0 || port > 65535)
+		FAIL("bad ready line \"%s\" (want \"%sPORT\")", line, want);
 	s->port = (uint16_t)port;
 }
 
@@ -204,7 +205,7 @@ void server_start(struct server *s, const struct target *t, const struct server_
 	}
 	if (o != NULL && o->no_ready)
 		return;
-	read_ready_line(s);
+	read_ready_line(s, o != NULL && o->ready_addr != NULL ? o->ready_addr : "127.0.0.1");
 	s->idle_rss_kb = proc_status_kb(s->pid, "VmRSS");
 }
 

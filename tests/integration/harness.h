@@ -31,6 +31,7 @@ struct server_opts {
 	long nofile;         /* >0: RLIMIT_NOFILE soft=hard=nofile in the child */
 	bool capture_stderr; /* pipe stderr into the test instead of inheriting it */
 	bool no_ready;       /* do not wait for the ready line (bad options, --help) */
+	const char *ready_addr; /* the address the ready line must name (NULL: 127.0.0.1) */
 };
 
 struct server {

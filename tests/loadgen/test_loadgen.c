@@ -10,7 +10,8 @@
  *   mute      a server that accepts and never reads: every connection's first echo times out,
  *             the loadgen stops at its deadline, reports every active connection starved, exit 1
  *   refused   nothing listening: a one-line message naming the cause, exit 1
- *   badopts   M > N, size 0, missing port, --rate abc: one line on stderr, exit 2
+ *   badopts   M > N, size 0, missing port, --rate abc, a newline in --host, a pid beyond
+ *             pid_t: one line on stderr, exit 2
  * The harness (tests/integration/harness.c) starts and stops the servers; this file runs the
  * loadgen as a child with a deadline and reads its JSON.
  */
@@ -269,6 +270,10 @@ static void case_badopts(void)
 		{"--port", "1", "--rate", "abc", NULL},
 		{"--port", "1", "--bogus", NULL},
 		{"--port", "70000", NULL},
+		/* Found by review after the servers' fuzzer (issue 9): a newline echoed into the message
+		 * made it two lines, and a pid above INT_MAX wrapped (4294967297 = pid 1 as a pid_t). */
+		{"--port", "1", "--host", "1.2.3\n4", NULL},
+		{"--port", "1", "--server-pid", "4294967297", NULL},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct run r;

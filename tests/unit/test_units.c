@@ -57,6 +57,12 @@ int main(void)
 	refused("10 k", UNIT_COUNT);
 	refused("4KiB", UNIT_COUNT);
 	refused("5x", UNIT_DURATION);
+	/* Found by the fuzzer (tests/fuzz/fuzz_units.c): fraction digits past the twelfth were
+	 * dropped unread, so these were accepted as 0 and as exactly 1 s. */
+	refused("0.000000000000001", UNIT_COUNT);
+	refused("1.0000000000001s", UNIT_DURATION);
+	CHECK_EQ(ok("1.500000000000000000k", UNIT_COUNT), 1500); /* zeros past it change nothing */
+	CHECK_EQ(ok("0.000000000005h", UNIT_DURATION), 18);	   /* the twelfth digit still counts */
 	puts("units: ok");
 	return 0;
 }
