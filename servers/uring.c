@@ -13,9 +13,11 @@
  *  - the data is copied out of the ring buffer into the connection's own --buffer at once and the
  *    ring buffer handed back: a client that never reads then holds its own buffer, not the shared
  *    ring that every other connection needs (sending straight from ring buffers saves a 64-byte
- *    memcpy but lets a few stalled clients starve everyone). Reading stops, by cancelling the
- *    multishot recv, once the pending output reaches --buffer: the same backpressure rule as
- *    conn.h; what arrives before the cancellation lands is held in ring buffers until it fits.
+ *    memcpy but lets a few stalled clients starve everyone). Each multishot recv is armed for at
+ *    most the room left under --buffer (the kernel's recv byte limit, Linux 6.16+), so reading
+ *    stops by itself at the cap: the same backpressure rule as conn.h. On older kernels it stops
+ *    by cancelling the recv at the cap, and what arrives before the cancellation lands is held in
+ *    ring buffers until it fits (enough stalled clients can then pin the ring).
  *  - one send in flight per connection, so the echo keeps its order; a short send (or data that
  *    arrived meanwhile) is sent by the next one, from where the last stopped.
  *  - one io_uring_submit_and_wait() per pass: the sends and re-arms queued while handling a batch
