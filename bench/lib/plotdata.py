@@ -134,18 +134,18 @@ def main():
     cdfs = cdf_files(run_dir, rows, at)
     cdf_path = os.path.join(d, "cdf.dat")
     # No histograms (a copy of results/sample, which leaves hist/ out): keep the cdf.dat it came with.
-    keep = not cdfs and os.path.exists(cdf_path) and os.path.getsize(cdf_path) > 0
-    with open(os.devnull if keep else cdf_path, "w") as f:
-        for lab, path in cdfs.items():
-            f.write(f'"{lab}" value_ms fraction style\n')
-            with open(path) as h:
-                for line in h:
-                    if line.startswith("#"):
-                        continue
-                    v, _, frac = line.split()
-                    # plotted as 1/(1-F) on a log axis: the tail gets the room it deserves
-                    f.write(f"{float(v) / 1000:.6g} {min(float(frac), 0.999999):.9f} {style(lab)}\n")
-            f.write("\n\n")
+    if cdfs or not os.path.exists(cdf_path):
+        with open(cdf_path, "w") as f:
+            for lab, path in cdfs.items():
+                f.write(f'"{lab}" value_ms fraction style\n')
+                with open(path) as h:
+                    for line in h:
+                        if line.startswith("#"):
+                            continue
+                        v, _, frac = line.split()
+                        # plotted as 1/(1-F) on a log axis: the tail gets the room it deserves
+                        f.write(f"{float(v) / 1000:.6g} {min(float(frac), 0.999999):.9f} {style(lab)}\n")
+                f.write("\n\n")
     scaling(run_dir, d)
     machine = f"{meta.get('cpu_model', '?')}, {meta.get('cores', '?')} vCPU, Linux {meta.get('kernel', '?')}"
     rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
