@@ -13,6 +13,8 @@
 #   make claims   CLAIMS.md: the source articles' claims, tested (after make waitcost)
 #   make regress  the CI performance gate: a quick sweep against results/baseline.csv
 #   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
+#   make torture  the fault cases (tests/torture/) against every server: a case x server table in
+#                 results/runs/<stamp>/TORTURE.md, ending 'torture: N passed, N failed'
 #   make clean    remove the build directories
 
 BUILD      ?= build
@@ -20,10 +22,10 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
+export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
-	waitcost waitcost-report claims
+	waitcost waitcost-report claims torture
 
 # regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
 # 5,000, 100 active, 5k req/s, 2 reps.
@@ -121,6 +123,11 @@ regress-update: bench-deps all
 claims: bench-deps all
 	@[ -e results/latest-waitcost.csv ] || $(MAKE) --no-print-directory waitcost
 	bench/claims/run results/latest-waitcost.csv results/runs/claims-$$(date +%Y%m%d-%H%M%S)
+
+# torture: every case alone, one after the other (they load both cores and measure CPU);
+# CASES="never_read emfile" SERVERS="epoll poll" run a subset.
+torture: all
+	tests/torture/run $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
