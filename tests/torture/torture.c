@@ -49,8 +49,20 @@ void run_start(struct run *r, const struct target *t, const struct server_opts *
 {
 	memset(r, 0, sizeof *r);
 	server_start(&r->s, t, o);
-	/* echo-epoll --workers forks its workers before the ready line, so the tree is complete. */
-	r->idle_fds = proc_tree_count_fds(r->s.pid);
+	/* The idle fd count is what "no fd leak" compares against, so it must be the steady one: a
+	 * first snapshot makes the server open its stats file (some keep it open from then on), and
+	 * a --workers server's processes settle (pipes to the supervisor closed) just after the
+	 * ready line. Steady = the same count over 200 ms. */
+	free(server_snapshot(&r->s));
+	int64_t deadline = deadline_in(3000);
+	int prev = -1, same = 0;
+	while (same < 4 && deadline_left(deadline) > 0) {
+		int n = proc_tree_count_fds(r->s.pid);
+		same = n == prev ? same + 1 : 0;
+		prev = n;
+		sleep_ms(50);
+	}
+	r->idle_fds = prev;
 	r->idle_rss_kb = proc_tree_status_kb(r->s.pid, "VmRSS");
 	r->cpu0 = proc_tree_cpu_ticks(r->s.pid);
 	r->t0 = now_ms();
