@@ -27,6 +27,8 @@ static const struct torture_case cases[] = {
      "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash"},
     {"odd_sizes", torture_odd_sizes, 90,
      "0-byte, 1-byte, 16 MiB single writes, random sizes and pauses: echoed exactly"},
+    {"frozen", torture_frozen, 60,
+     "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact"},
 };
 
 static void on_alarm(int sig)

@@ -71,5 +71,6 @@ torture_fn torture_never_read;	/* cases_memory.c */
 torture_fn torture_emfile;	/* cases_fds.c */
 torture_fn torture_storm;	/* cases_fds.c */
 torture_fn torture_odd_sizes;	/* cases_io.c */
+torture_fn torture_frozen;	/* cases_peers.c */
 
 #endif
