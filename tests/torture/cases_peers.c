@@ -1,7 +1,8 @@
 /* cases_peers.c - frozen: a client stopped mid-transfer (SIGSTOP) and resumed.
  *
- * A forked client process echoes 64 MiB in 256 KiB rounds (each larger than the server's 16 KiB
- * cap, so the server is holding this connection's pending output at any moment). Once the server
+ * A forked client process echoes 64 MiB in 16 MiB rounds, far more than the socket buffers between
+ * it and the server hold, so when it stops reading the server's send is refused (EAGAIN) and the
+ * server holds its pending output. Once the server
  * has taken 8 MiB from it, the client is frozen with SIGSTOP for 2 s: its socket stops being
  * read, the server must park that connection (not spin on it, not drop it) and keep serving four
  * other clients, who each echo 1 MiB during the freeze. After SIGCONT the frozen client finishes
@@ -20,8 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define FROZEN_ROUND (256u * KiB)
-#define FROZEN_ROUNDS 256
+/* Rounds much larger than what the kernel buffers between client and server (its own buffers
+ * pinned to 64 KiB; the server's send buffer autotunes to 4 MiB), so that at the freeze the
+ * server's socket is full and it holds output it cannot write. */
+#define FROZEN_ROUND (16u * MiB)
+#define FROZEN_ROUNDS 4
+#define FROZEN_CLIENT_BUF (64 * 1024)
 #define FROZEN_AFTER (8ull * MiB)
 #define FREEZE_MS 2000
 #define OTHERS 4
@@ -30,7 +35,7 @@
 static noreturn void frozen_child(uint16_t port)
 {
 	struct conn c;
-	conn_open(&c, port, 7, deadline_in(5000));
+	conn_open_buf(&c, port, 7, FROZEN_CLIENT_BUF, deadline_in(5000));
 	/* The stall limit in echo_round (10 s) is far above the 2 s freeze, and the clock keeps
 	 * running while stopped, so a freeze alone cannot fail the round. */
 	for (int i = 0; i < FROZEN_ROUNDS; i++)
