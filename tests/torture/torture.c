@@ -29,6 +29,10 @@ static const struct torture_case cases[] = {
      "0-byte, 1-byte, 16 MiB single writes, random sizes and pauses: echoed exactly"},
     {"frozen", torture_frozen, 60,
      "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact"},
+    {"usr1_storm", torture_usr1_storm, 40,
+     "SIGUSR1 100 times a second under 10k req/s: no request lost, every snapshot written"},
+    {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line"},
+    {"sigpipe", torture_sigpipe, 60, "clients that reset mid-echo (EPIPE): the server survives"},
 };
 
 static void on_alarm(int sig)

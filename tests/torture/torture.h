@@ -72,5 +72,8 @@ torture_fn torture_emfile;	/* cases_fds.c */
 torture_fn torture_storm;	/* cases_fds.c */
 torture_fn torture_odd_sizes;	/* cases_io.c */
 torture_fn torture_frozen;	/* cases_peers.c */
+torture_fn torture_usr1_storm;	/* cases_signals.c */
+torture_fn torture_sigterm;	/* cases_signals.c */
+torture_fn torture_sigpipe;	/* cases_signals.c */
 
 #endif

@@ -1,0 +1,229 @@
+/* cases_signals.c - signals under load: SIGUSR1 storms, SIGTERM, and SIGPIPE.
+ *
+ * usr1_storm: the loadgen (build/loadgen/loadgen, every response checked byte for byte, each
+ * request timed out after 10 s) sends 10k requests/s for 3 s over 50 connections while the
+ * server gets SIGUSR1 every 10 ms (300 snapshots). An interrupted syscall (EINTR) that a loop
+ * mishandles shows up as a lost or stuck request. Judged: the loadgen exits 0 with no error and
+ * nothing incomplete, the server echoed (bytes_out) at least what the loadgen counted, and every
+ * snapshot was written.
+ *
+ * sigterm: SIGTERM while the loadgen drives a closed loop on 50 connections: the server exits 0
+ * within 2 s, with a "final" stats line as the last line of its stats file.
+ *
+ * sigpipe: 5 times, 200 clients send 256 KiB each and reset (SO_LINGER 0) without reading, so
+ * the server writes to sockets the peer has reset: EPIPE, and SIGPIPE unless it is ignored (the
+ * harness starts servers with SIGPIPE at its default: dying of it is the server's own doing).
+ * Judged: alive after each wave, and a normal client served.
+ *
+ * blocking-iterative serves one connection at a time: it gets 1 loadgen connection instead of 50
+ * and its 200 resetting clients in waves of 20.
+ */
+#include "torture.h"
+
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* build/tests/torture/torture -> build/loadgen/loadgen */
+static void loadgen_path(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = SYS(readlink("/proc/self/exe", self, sizeof self - 1));
+	self[n] = '\0';
+	char *dir = dirname(dirname(dirname(self)));
+	snprintf(buf, len, "%s/loadgen/loadgen", dir);
+	if (access(buf, X_OK) != 0)
+		FAIL("no loadgen at %s: %s", buf, strerror(errno));
+}
+
+/* Start the loadgen on port; its stdout (the JSON) goes to json_path, stderr to /dev/null. */
+static pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
+			   const char *json_path)
+{
+	char exe[PATH_MAX], portbuf[16];
+	loadgen_path(exe, sizeof exe);
+	snprintf(portbuf, sizeof portbuf, "%u", port);
+	const char *argv[24] = {exe, "--port", portbuf, "--connections", conns, "--json", json_path};
+	size_t i = 7;
+	for (size_t k = 0; more[k] != NULL && i < 23; k++)
+		argv[i++] = more[k];
+	argv[i] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t parent = getpid();
+	pid_t pid = (pid_t)SYS(fork());
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent || null < 0 ||
+		    dup2(null, STDERR_FILENO) == -1)
+			_exit(127);
+		execv(exe, (char *const *)argv);
+		_exit(127);
+	}
+	check_register_pid(pid);
+	return pid;
+}
+
+static int reap(pid_t pid, int timeout_ms)
+{
+	int status;
+	int64_t deadline = deadline_in(timeout_ms);
+	while (SYS(waitpid(pid, &status, WNOHANG)) == 0) {
+		if (deadline_left(deadline) == 0)
+			FAIL("the loadgen (pid %d) did not exit within %d ms", (int)pid, timeout_ms);
+		sleep_ms(10);
+	}
+	check_unregister_pid(pid);
+	return status;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		FAIL("fopen(%s): %s", path, strerror(errno));
+	char *buf = xcalloc(1, 1 << 16);
+	size_t n = fread(buf, 1, (1 << 16) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static uint64_t json_u64(const char *doc, const char *key)
+{
+	uint64_t v;
+	if (json_get_u64(doc, key, &v) != JSON_OK)
+		FAIL("loadgen JSON has no integer \"%s\": %.200s", key, doc);
+	return v;
+}
+
+void torture_usr1_storm(const struct target *t)
+{
+	bool iter = is_server(t, "blocking-iterative");
+	struct run r;
+	run_start(&r, t, NULL);
+	char json[160];
+	snprintf(json, sizeof json, "%s/loadgen.json", r.s.dir);
+	static const char *const more[] = {"--rate", "10k", "--duration", "3s", "--warmup", "0",
+					   NULL};
+	pid_t lg = loadgen_start(r.s.port, iter ? "1" : "50", more, json);
+	/* 300 signals, one every 10 ms, for as long as the loadgen runs. */
+	int sent = 0;
+	int64_t next = now_ms();
+	int status = 0;
+	for (;;) {
+		pid_t got = (pid_t)SYS(waitpid(lg, &status, WNOHANG));
+		if (got == lg)
+			break;
+		if (sent > 1000)
+			FAIL("the loadgen ran for more than 10 s of SIGUSR1s");
+		server_signal(&r.s, SIGUSR1);
+		sent++;
+		next += 10;
+		if (deadline_left(next) > 0)
+			sleep_ms(deadline_left(next));
+	}
+	check_unregister_pid(lg);
+	server_assert_alive(&r.s, "after the SIGUSR1 storm");
+	char *doc = slurp(json);
+	uint64_t reqs = json_u64(doc, "requests"), errs = json_u64(doc, "errors");
+	uint64_t lg_out = json_u64(doc, "bytes_out");
+	bool incomplete = strstr(doc, "\"incomplete\":false") == NULL;
+	free(doc);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || errs != 0 || incomplete)
+		FAIL("loadgen under %d SIGUSR1s: wait status 0x%x, %llu errors, incomplete %d", sent,
+		     status, (unsigned long long)errs, incomplete);
+	char *snap = server_snapshot(&r.s);
+	uint64_t in = stats_u64(snap, "bytes_in"), out = stats_u64(snap, "bytes_out");
+	free(snap);
+	/* The loadgen may abandon a request sent after its window closed (the server then reads it
+	 * but cannot write the echo back to a closed socket), so in >= out, not ==; what it counted
+	 * in its window must all have gone both ways. */
+	if (out < lg_out || in < out)
+		FAIL("server bytes_in %llu, bytes_out %llu, the loadgen sent %llu", (unsigned long long)in,
+		     (unsigned long long)out, (unsigned long long)lg_out);
+	struct stats_lines l;
+	stats_read(&r.s, &l);
+	size_t lines = l.n;
+	stats_free(&l);
+	SYS(unlink(json));
+	if (lines < (size_t)sent)
+		FAIL("%d SIGUSR1s but %zu stats lines", sent, lines);
+	run_figure(&r, "%d SIGUSR1 at 100/s; %llu requests, 0 errors; echoed %llu B >= %llu B sent; "
+		   "%zu snapshots",
+		   sent, (unsigned long long)reqs, (unsigned long long)out,
+		   (unsigned long long)lg_out, lines);
+	run_finish(&r, "usr1_storm", t);
+}
+
+void torture_sigterm(const struct target *t)
+{
+	bool iter = is_server(t, "blocking-iterative");
+	struct run r;
+	run_start(&r, t, NULL);
+	char json[160];
+	snprintf(json, sizeof json, "%s/loadgen.json", r.s.dir);
+	static const char *const more[] = {"--duration", "20s", "--warmup", "0", NULL};
+	pid_t lg = loadgen_start(r.s.port, iter ? "1" : "50", more, json);
+	sleep_ms(1000); /* full load by now */
+	double cpu = cpu_pct_since(r.s.pid, r.cpu0, r.t0);
+	int64_t t0 = now_ms();
+	server_terminate(&r.s, 2000); /* exit status 0 within 2 s, nothing more on stdout */
+	int64_t ms = now_ms() - t0;
+	struct stats_lines l;
+	stats_read(&r.s, &l);
+	char type[32] = "";
+	if (l.n == 0 || json_get_str(l.line[l.n - 1], "type", type, sizeof type) != JSON_OK ||
+	    strcmp(type, "final") != 0)
+		FAIL("the last stats line after SIGTERM is not \"final\" (%zu lines, last type "
+		     "\"%s\")",
+		     l.n, type);
+	uint64_t reqs = stats_u64(l.line[l.n - 1], "requests");
+	stats_free(&l);
+	SYS(kill(lg, SIGKILL));
+	reap(lg, 5000);
+	if (unlink(json) == -1 && errno != ENOENT)
+		FAIL("unlink(%s): %s", json, strerror(errno));
+	server_cleanup(&r.s);
+	printf("PASS sigterm/%s exit 0 in %lld ms <= 2000 ms under load (cpu %.0f%%); final line, "
+	       "%llu requests; alive until then\n",
+	       t->name, (long long)ms, cpu, (unsigned long long)reqs);
+}
+
+void torture_sigpipe(const struct target *t)
+{
+	bool iter = is_server(t, "blocking-iterative");
+	const size_t n = iter ? 20 : 200;
+	struct run r;
+	run_start(&r, t, NULL);
+	struct conn *c = xcalloc(n, sizeof *c);
+	uint64_t resets0 = 0;
+	for (int wave = 0; wave < 5; wave++) {
+		conn_open_many(c, n, r.s.port, (uint32_t)(wave * 1000), deadline_in(10000));
+		for (size_t i = 0; i < n; i++)
+			conn_pump_write(&c[i], 256 * KiB);
+		sleep_ms(iter ? 200 : 50); /* let it echo into them */
+		for (size_t i = 0; i < n; i++)
+			conn_reset(&c[i]);
+		sleep_ms(100);
+		server_assert_alive(&r.s, "after clients reset mid-echo");
+	}
+	free(c);
+	normal_client(&r.s, 100000, "after the resets");
+	char *snap = server_snapshot(&r.s);
+	resets0 = stats_u64(snap, "resets");
+	free(snap);
+	run_figure(&r, "5 x %zu clients reset mid-echo; server counted %llu resets; alive", n,
+		   (unsigned long long)resets0);
+	run_finish(&r, "sigpipe", t);
+}
