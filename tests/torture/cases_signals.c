@@ -10,10 +10,11 @@
  * sigterm: SIGTERM while the loadgen drives a closed loop on 50 connections: the server exits 0
  * within 2 s, with a "final" stats line as the last line of its stats file.
  *
- * sigpipe: 5 times, 200 clients send 256 KiB each and reset (SO_LINGER 0) without reading, so
- * the server writes to sockets the peer has reset: EPIPE, and SIGPIPE unless it is ignored (the
- * harness starts servers with SIGPIPE at its default: dying of it is the server's own doing).
- * Judged: alive after each wave, and a normal client served.
+ * sigpipe: 5 times, 200 clients send 256 KiB each and reset (SO_LINGER 0) without reading
+ * (the server sees ECONNRESET), then one client resets while the server is in CLOSE_WAIT with
+ * output owed (it sees EPIPE: an RST after the peer's FIN is reported so, and write() then raises
+ * SIGPIPE unless it is ignored; the harness starts servers with SIGPIPE at its default, so dying
+ * of it is the server's own doing). Judged: alive after each wave, and a normal client served.
  *
  * blocking-iterative serves one connection at a time: it gets 1 loadgen connection instead of 50
  * and its 200 resetting clients in waves of 20.
@@ -26,11 +27,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,6 +203,52 @@ void torture_sigterm(const struct target *t)
 	       t->name, (long long)ms, cpu, (unsigned long long)reqs);
 }
 
+/* One connection that leaves the server in CLOSE_WAIT with output owed, then resets it: the
+ * client sends PIPE_TOTAL and its FIN while reading, stops reading PIPE_UNREAD bytes short, waits
+ * for the server to fill the path back to it (its send buffer, then its own --buffer), and
+ * resets. The data and the FIN fit in the server's receive buffer, so its TCP has seen the FIN;
+ * an RST in CLOSE_WAIT is reported as EPIPE, and the server's next write() raises SIGPIPE. */
+#define PIPE_TOTAL (12ull * MiB)
+#define PIPE_UNREAD (6ull * MiB)
+
+static void reset_in_close_wait(const struct server *s, uint32_t id)
+{
+	struct conn c;
+	conn_open(&c, s->port, id, deadline_in(5000));
+	int64_t deadline = deadline_in(10000);
+	bool shut = false;
+	while (c.rx < PIPE_TOTAL - PIPE_UNREAD) {
+		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
+		if (c.tx < PIPE_TOTAL)
+			pfd.events |= POLLOUT;
+		int r = poll(&pfd, 1, deadline_left(deadline));
+		if (r == -1 && errno == EINTR)
+			continue;
+		SYS(r);
+		if (r == 0)
+			FAIL("conn #%u: sent %llu, echoed %llu by the deadline", id,
+			     (unsigned long long)c.tx, (unsigned long long)c.rx);
+		if (pfd.revents & POLLOUT)
+			conn_pump_write(&c, PIPE_TOTAL);
+		if (c.tx == PIPE_TOTAL && !shut) {
+			SYS(shutdown(c.fd, SHUT_WR));
+			shut = true;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			/* Read no further than the point where we stop. */
+			uint64_t room = PIPE_TOTAL - PIPE_UNREAD - c.rx;
+			if (room >= 64 * KiB)
+				conn_pump_read(&c);
+			else
+				break;
+			if (c.eof)
+				FAIL("conn #%u: EOF after %llu bytes", id, (unsigned long long)c.rx);
+		}
+	}
+	sleep_ms(100); /* the server fills its send buffer towards us and holds the rest */
+	conn_reset(&c);
+}
+
 void torture_sigpipe(const struct target *t)
 {
 	bool iter = is_server(t, "blocking-iterative");
@@ -207,23 +256,25 @@ void torture_sigpipe(const struct target *t)
 	struct run r;
 	run_start(&r, t, NULL);
 	struct conn *c = xcalloc(n, sizeof *c);
-	uint64_t resets0 = 0;
 	for (int wave = 0; wave < 5; wave++) {
+		/* Clients that reset while the server is writing to them (ECONNRESET on its side). */
 		conn_open_many(c, n, r.s.port, (uint32_t)(wave * 1000), deadline_in(10000));
 		for (size_t i = 0; i < n; i++)
 			conn_pump_write(&c[i], 256 * KiB);
 		sleep_ms(iter ? 200 : 50); /* let it echo into them */
 		for (size_t i = 0; i < n; i++)
 			conn_reset(&c[i]);
+		/* And one that leaves it in CLOSE_WAIT first (EPIPE: SIGPIPE unless ignored). */
+		reset_in_close_wait(&r.s, 100000 + (uint32_t)wave);
 		sleep_ms(100);
 		server_assert_alive(&r.s, "after clients reset mid-echo");
 	}
 	free(c);
-	normal_client(&r.s, 100000, "after the resets");
+	normal_client(&r.s, 200000, "after the resets");
 	char *snap = server_snapshot(&r.s);
-	resets0 = stats_u64(snap, "resets");
+	uint64_t resets = stats_u64(snap, "resets");
 	free(snap);
-	run_figure(&r, "5 x %zu clients reset mid-echo; server counted %llu resets; alive", n,
-		   (unsigned long long)resets0);
+	run_figure(&r, "5 x (%zu reset mid-echo + 1 reset in CLOSE_WAIT); server counted %llu resets",
+		   n, (unsigned long long)resets);
 	run_finish(&r, "sigpipe", t);
 }
