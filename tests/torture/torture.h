@@ -41,6 +41,7 @@ struct torture_case {
 	torture_fn *fn;
 	int timeout_s; /* the alarm() watchdog; the driver's bound is a little longer */
 	const char *what;
+	bool opt_in; /* not in the default run (tests/torture/run runs it only when CASES names it) */
 };
 
 /* Start the server (o may be NULL) and take the idle measurements. */
@@ -66,6 +67,18 @@ int wait_fds(const struct server *s, int want, int timeout_ms);
 
 bool is_server(const struct target *t, const char *name);
 
+/* The loadgen as a child (loadgen_child.c): argv is --port, --connections CONNS, --json PATH,
+ * then MORE (NULL-terminated); stderr to /dev/null. Killed with the server if the case fails. */
+pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
+		    const char *json_path);
+/* Wait for it to exit (fails after timeout_ms); returns the wait status. */
+int loadgen_reap(pid_t pid, int timeout_ms);
+/* A whole small file, NUL-terminated (malloc'd); an integer and a latency_us percentile of the
+ * loadgen's JSON. */
+char *slurp(const char *path);
+uint64_t json_u64(const char *doc, const char *key);
+double json_latency_us(const char *doc, const char *pct);
+
 /* The cases, one file per group. */
 torture_fn torture_never_read;	/* cases_memory.c */
 torture_fn torture_emfile;	/* cases_fds.c */
@@ -75,5 +88,6 @@ torture_fn torture_frozen;	/* cases_peers.c */
 torture_fn torture_usr1_storm;	/* cases_signals.c */
 torture_fn torture_sigterm;	/* cases_signals.c */
 torture_fn torture_sigpipe;	/* cases_signals.c */
+torture_fn torture_slowloris;	/* cases_slow.c */
 
 #endif
