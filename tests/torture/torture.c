@@ -33,6 +33,8 @@ static const struct torture_case cases[] = {
      "SIGUSR1 100 times a second under 10k req/s: no request lost, every snapshot written", false},
     {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line", false},
     {"sigpipe", torture_sigpipe, 60, "clients that reset mid-echo (EPIPE): the server survives", false},
+    {"crowd", torture_crowd, 120,
+     "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash", false},
     /* Opt-in until its bound can hold on 2 cores: see cases_slow.c. */
     {"slowloris", torture_slowloris, 60,
      "1,000 clients send 1 byte per 10 ms: 50 normal clients' p99 within 10x of it alone", true},
