@@ -89,7 +89,9 @@ void torture_never_read(const struct target *t)
 	normal_client(&r.s, 2, "while 200 never read");
 	long growth = peak_rss_growth_kb(&r);
 	long bound = (long)NR_CONNS * NR_CAP / 1024 + NR_SLACK_KB;
-	run_figure(&r, "rss growth %.1f MiB <= %.1f MiB (200 x 16 KiB + 8 MiB); %.0f MiB taken before the stall",
+	run_figure(&r,
+		   "rss growth %.1f MiB <= %.1f MiB (200 x 16 KiB + 8 MiB); %.0f MiB taken before "
+		   "the stall",
 		   (double)growth / 1024, (double)bound / 1024, (double)written / MiB);
 	if (done == NR_CONNS)
 		FAIL("all 200 connections wrote 32 MiB without a stall: the server never stopped reading");

@@ -20,9 +20,11 @@
 
 static const struct torture_case cases[] = {
     {"never_read", torture_never_read, 60,
-     "200 clients write until they stall and never read: held <= 200 x cap, RSS < that + 8 MiB", false},
+     "200 clients write until they stall and never read: held <= 200 x cap, RSS < that + 8 MiB",
+     false},
     {"emfile", torture_emfile, 60,
-     "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery", false},
+     "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery",
+     false},
     {"storm", torture_storm, 120,
      "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash", false},
     {"odd_sizes", torture_odd_sizes, 90,
@@ -31,8 +33,10 @@ static const struct torture_case cases[] = {
      "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact", false},
     {"usr1_storm", torture_usr1_storm, 40,
      "SIGUSR1 100 times a second under 10k req/s: no request lost, every snapshot written", false},
-    {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line", false},
-    {"sigpipe", torture_sigpipe, 60, "clients that reset mid-echo (EPIPE): the server survives", false},
+    {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line",
+     false},
+    {"sigpipe", torture_sigpipe, 60, "clients that reset mid-echo (EPIPE): the server survives",
+     false},
     {"crowd", torture_crowd, 120,
      "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash", false},
     /* Opt-in until its bound can hold on 2 cores: see cases_slow.c. */
