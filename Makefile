@@ -15,6 +15,8 @@
 #   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
 #   make fuzz     fuzz the option parsers, parse_units and hist_merge with clang's libFuzzer
 #                 (tests/fuzz/run.sh; build-fuzz/), FUZZ_TIME seconds each (default 60); not in CI
+#   make torture  the fault cases (tests/torture/) against every server: a case x server table in
+#                 results/runs/<stamp>/TORTURE.md, ending 'torture: N passed, N failed'
 #   make clean    remove the build directories
 
 BUILD      ?= build
@@ -22,10 +24,10 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK
+export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
-	waitcost waitcost-report claims fuzz
+	waitcost waitcost-report claims fuzz torture
 
 # regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
 # 5,000, 100 active, 5k req/s, 2 reps.
@@ -130,6 +132,11 @@ FUZZ_TIME ?= 60
 fuzz:
 	@command -v clang >/dev/null || bench/deps.sh fuzz
 	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh
+
+# torture: every case alone, one after the other (they load both cores and measure CPU);
+# CASES="never_read emfile" SERVERS="epoll poll" run a subset.
+torture: all
+	tests/torture/run $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

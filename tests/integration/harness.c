@@ -536,6 +536,16 @@ int proc_tree_count_fds(pid_t pid)
 	return fds;
 }
 
+long proc_tree_status_kb(pid_t pid, const char *field)
+{
+	pid_t kids[64];
+	size_t n = proc_children(pid, kids, 64);
+	long kb = proc_status_kb(pid, field);
+	for (size_t i = 0; i < n; i++)
+		kb += proc_status_kb(kids[i], field);
+	return kb;
+}
+
 long raise_nofile(void)
 {
 	struct rlimit rl;

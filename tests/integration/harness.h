@@ -91,6 +91,8 @@ int proc_count_fds(pid_t pid);
 /* The same over pid and its children (echo-epoll --workers: the supervisor and its workers). */
 long long proc_tree_cpu_ticks(pid_t pid);
 int proc_tree_count_fds(pid_t pid);
+/* A /proc/PID/status field summed over pid and its children (VmHWM of a --workers server). */
+long proc_tree_status_kb(pid_t pid, const char *field);
 
 /* Raise this process's RLIMIT_NOFILE soft limit to the hard limit; returns the new soft limit. */
 long raise_nofile(void);

@@ -1,0 +1,99 @@
+/* cases_crowd.c - crowd: the two servers whose design has a documented limit, at that limit.
+ *
+ * select: 1,100 connections, so the server's fds pass FD_SETSIZE (1024). Documented behaviour
+ * (servers/select.c): a connection whose fd would be >= FD_SETSIZE is closed at once and counted
+ * in rejected_fd_setsize, since FD_SET on it is undefined behaviour. Judged: no crash; every
+ * connection either held (and echoing) or refused, and each refusal counted.
+ *
+ * busypoll: 15,000 idle connections, every one read() on every pass. Documented behaviour: it
+ * still serves, slowly, burning its core. Judged: no crash, a normal client served, and its
+ * round-trip time reported (100 x 64 bytes, median and max).
+ *
+ * The other servers are n/a here: their crowd is make bench's N = 15,000 sweep.
+ */
+#include "torture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void crowd_select(const struct target *t)
+{
+	enum { N = 1100 };
+	struct run r;
+	run_start(&r, t, NULL);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, r.s.port, 1, deadline_in(20000));
+	sleep_ms(300); /* let it accept, and refuse, all of them */
+	size_t refused = 0, held = 0;
+	struct conn *live = xcalloc(N, sizeof *live);
+	for (size_t i = 0; i < N; i++) {
+		if (conn_wait_closed(&c[i], now_ms(), NULL) != CLOSED_NOT) {
+			refused++;
+			conn_close(&c[i]);
+		} else {
+			live[held++] = c[i];
+		}
+	}
+	char *snap = server_snapshot(&r.s);
+	uint64_t counted = stats_u64(snap, "rejected_fd_setsize"), conns = stats_u64(snap, "conns");
+	free(snap);
+	if (refused == 0 || counted != refused || conns != held)
+		FAIL("%d connections: %zu refused, rejected_fd_setsize %llu, %zu held, conns %llu", N,
+		     refused, (unsigned long long)counted, held, (unsigned long long)conns);
+	echo_round(live, held, 1 * KiB, 0, deadline_in(20000));
+	for (size_t i = 0; i < held; i++)
+		conn_close(&live[i]);
+	free(live);
+	free(c);
+	normal_client(&r.s, 100000, "after the crowd left");
+	run_figure(&r, "%d conns: %zu held and echoing, %zu refused at fd >= FD_SETSIZE, counted %llu",
+		   N, held, refused, (unsigned long long)counted);
+	run_finish(&r, "crowd", t);
+}
+
+static void crowd_busypoll(const struct target *t)
+{
+	enum { N = 15000, PINGS = 100 };
+	struct run r;
+	run_start(&r, t, NULL);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, r.s.port, 1, deadline_in(60000));
+	struct conn n;
+	conn_open(&n, r.s.port, 100000, deadline_in(10000));
+	int64_t rtt[PINGS];
+	for (int i = 0; i < PINGS; i++) {
+		int64_t t0 = now_ms();
+		echo_round(&n, 1, 64, 0, deadline_in(10000));
+		rtt[i] = now_ms() - t0;
+	}
+	conn_close(&n);
+	qsort(rtt, PINGS, sizeof rtt[0], cmp_i64);
+	char *snap = server_snapshot(&r.s);
+	uint64_t conns = stats_u64(snap, "conns");
+	free(snap);
+	if (conns != N)
+		FAIL("busypoll holds %llu of %d idle connections", (unsigned long long)conns, N);
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
+	normal_client(&r.s, 100001, "after the crowd left");
+	run_figure(&r, "%d idle held; 64 B round trip median %lld ms, max %lld ms", N,
+		   (long long)rtt[PINGS / 2], (long long)rtt[PINGS - 1]);
+	run_finish(&r, "crowd", t);
+}
+
+void torture_crowd(const struct target *t)
+{
+	if (is_server(t, "select"))
+		crowd_select(t);
+	else if (is_server(t, "busypoll"))
+		crowd_busypoll(t);
+	else
+		NA("select's FD_SETSIZE and busypoll's 15,000 idle only; the others: make bench N=15,000");
+}

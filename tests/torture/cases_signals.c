@@ -1,0 +1,202 @@
+/* cases_signals.c - signals under load: SIGUSR1 storms, SIGTERM, and SIGPIPE.
+ *
+ * usr1_storm: the loadgen (build/loadgen/loadgen, every response checked byte for byte, each
+ * request timed out after 10 s) sends 10k requests/s for 3 s over 50 connections while the
+ * server gets SIGUSR1 every 10 ms (300 snapshots). An interrupted syscall (EINTR) that a loop
+ * mishandles shows up as a lost or stuck request. Judged: the loadgen exits 0 with no error and
+ * nothing incomplete, the server echoed (bytes_out) at least what the loadgen counted, and every
+ * snapshot was written.
+ *
+ * sigterm: SIGTERM while the loadgen drives a closed loop on 50 connections: the server exits 0
+ * within 2 s, with a "final" stats line as the last line of its stats file.
+ *
+ * sigpipe: 5 times, 200 clients send 256 KiB each and reset (SO_LINGER 0) without reading
+ * (the server sees ECONNRESET), then one client resets while the server is in CLOSE_WAIT with
+ * output owed (it sees EPIPE: an RST after the peer's FIN is reported so, and write() then raises
+ * SIGPIPE unless it is ignored; the harness starts servers with SIGPIPE at its default, so dying
+ * of it is the server's own doing). Judged: alive after each wave, and a normal client served.
+ *
+ * blocking-iterative serves one connection at a time: it gets 1 loadgen connection instead of 50
+ * and its 200 resetting clients in waves of 20.
+ */
+#include "torture.h"
+
+#include "json.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+void torture_usr1_storm(const struct target *t)
+{
+	bool iter = is_server(t, "blocking-iterative");
+	struct run r;
+	run_start(&r, t, NULL);
+	char json[160];
+	snprintf(json, sizeof json, "%s/loadgen.json", r.s.dir);
+	static const char *const more[] = {"--rate", "10k", "--duration", "3s", "--warmup", "0",
+					   NULL};
+	pid_t lg = loadgen_start(r.s.port, iter ? "1" : "50", more, json);
+	/* 300 signals, one every 10 ms, for as long as the loadgen runs. */
+	int sent = 0;
+	int64_t next = now_ms();
+	int status = 0;
+	for (;;) {
+		pid_t got = (pid_t)SYS(waitpid(lg, &status, WNOHANG));
+		if (got == lg)
+			break;
+		if (sent > 1000)
+			FAIL("the loadgen ran for more than 10 s of SIGUSR1s");
+		server_signal(&r.s, SIGUSR1);
+		sent++;
+		next += 10;
+		if (deadline_left(next) > 0)
+			sleep_ms(deadline_left(next));
+	}
+	check_unregister_pid(lg);
+	server_assert_alive(&r.s, "after the SIGUSR1 storm");
+	char *doc = slurp(json);
+	uint64_t reqs = json_u64(doc, "requests"), errs = json_u64(doc, "errors");
+	uint64_t lg_out = json_u64(doc, "bytes_out");
+	bool incomplete = strstr(doc, "\"incomplete\":false") == NULL;
+	free(doc);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || errs != 0 || incomplete)
+		FAIL("loadgen under %d SIGUSR1s: wait status 0x%x, %llu errors, incomplete %d", sent,
+		     status, (unsigned long long)errs, incomplete);
+	char *snap = server_snapshot(&r.s);
+	uint64_t in = stats_u64(snap, "bytes_in"), out = stats_u64(snap, "bytes_out");
+	free(snap);
+	/* The loadgen may abandon a request sent after its window closed (the server then reads it
+	 * but cannot write the echo back to a closed socket), so in >= out, not ==; what it counted
+	 * in its window must all have gone both ways. */
+	if (out < lg_out || in < out)
+		FAIL("server bytes_in %llu, bytes_out %llu, the loadgen sent %llu", (unsigned long long)in,
+		     (unsigned long long)out, (unsigned long long)lg_out);
+	struct stats_lines l;
+	stats_read(&r.s, &l);
+	size_t lines = l.n;
+	stats_free(&l);
+	SYS(unlink(json));
+	if (lines < (size_t)sent)
+		FAIL("%d SIGUSR1s but %zu stats lines", sent, lines);
+	run_figure(&r, "%d SIGUSR1 at 100/s; %llu requests, 0 errors; echoed %llu B >= %llu B sent; "
+		   "%zu snapshots",
+		   sent, (unsigned long long)reqs, (unsigned long long)out,
+		   (unsigned long long)lg_out, lines);
+	run_finish(&r, "usr1_storm", t);
+}
+
+void torture_sigterm(const struct target *t)
+{
+	bool iter = is_server(t, "blocking-iterative");
+	struct run r;
+	run_start(&r, t, NULL);
+	char json[160];
+	snprintf(json, sizeof json, "%s/loadgen.json", r.s.dir);
+	static const char *const more[] = {"--duration", "20s", "--warmup", "0", NULL};
+	pid_t lg = loadgen_start(r.s.port, iter ? "1" : "50", more, json);
+	sleep_ms(1000); /* full load by now */
+	double cpu = cpu_pct_since(r.s.pid, r.cpu0, r.t0);
+	int64_t t0 = now_ms();
+	server_terminate(&r.s, 2000); /* exit status 0 within 2 s, nothing more on stdout */
+	int64_t ms = now_ms() - t0;
+	struct stats_lines l;
+	stats_read(&r.s, &l);
+	char type[32] = "";
+	if (l.n == 0 || json_get_str(l.line[l.n - 1], "type", type, sizeof type) != JSON_OK ||
+	    strcmp(type, "final") != 0)
+		FAIL("the last stats line after SIGTERM is not \"final\" (%zu lines, last type "
+		     "\"%s\")",
+		     l.n, type);
+	uint64_t reqs = stats_u64(l.line[l.n - 1], "requests");
+	stats_free(&l);
+	SYS(kill(lg, SIGKILL));
+	loadgen_reap(lg, 5000);
+	if (unlink(json) == -1 && errno != ENOENT)
+		FAIL("unlink(%s): %s", json, strerror(errno));
+	server_cleanup(&r.s);
+	printf("PASS sigterm/%s exit 0 in %lld ms <= 2000 ms under load (cpu %.0f%%); final line, "
+	       "%llu requests; alive until then\n",
+	       t->name, (long long)ms, cpu, (unsigned long long)reqs);
+}
+
+/* One connection that leaves the server in CLOSE_WAIT with output owed, then resets it: the
+ * client sends PIPE_TOTAL and its FIN while reading, stops reading PIPE_UNREAD bytes short, waits
+ * for the server to fill the path back to it (its send buffer, then its own --buffer), and
+ * resets. The data and the FIN fit in the server's receive buffer, so its TCP has seen the FIN;
+ * an RST in CLOSE_WAIT is reported as EPIPE, and the server's next write() raises SIGPIPE. */
+#define PIPE_TOTAL (12ull * MiB)
+#define PIPE_UNREAD (6ull * MiB)
+
+static void reset_in_close_wait(const struct server *s, uint32_t id)
+{
+	struct conn c;
+	conn_open(&c, s->port, id, deadline_in(5000));
+	int64_t deadline = deadline_in(10000);
+	bool shut = false;
+	while (c.rx < PIPE_TOTAL - PIPE_UNREAD) {
+		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
+		if (c.tx < PIPE_TOTAL)
+			pfd.events |= POLLOUT;
+		int r = poll(&pfd, 1, deadline_left(deadline));
+		if (r == -1 && errno == EINTR)
+			continue;
+		SYS(r);
+		if (r == 0)
+			FAIL("conn #%u: sent %llu, echoed %llu by the deadline", id,
+			     (unsigned long long)c.tx, (unsigned long long)c.rx);
+		if (pfd.revents & POLLOUT)
+			conn_pump_write(&c, PIPE_TOTAL);
+		if (c.tx == PIPE_TOTAL && !shut) {
+			SYS(shutdown(c.fd, SHUT_WR));
+			shut = true;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			/* Read no further than the point where we stop. */
+			uint64_t room = PIPE_TOTAL - PIPE_UNREAD - c.rx;
+			if (room >= 64 * KiB)
+				conn_pump_read(&c);
+			else
+				break;
+			if (c.eof)
+				FAIL("conn #%u: EOF after %llu bytes", id, (unsigned long long)c.rx);
+		}
+	}
+	sleep_ms(100); /* the server fills its send buffer towards us and holds the rest */
+	conn_reset(&c);
+}
+
+void torture_sigpipe(const struct target *t)
+{
+	bool iter = is_server(t, "blocking-iterative");
+	const size_t n = iter ? 20 : 200;
+	struct run r;
+	run_start(&r, t, NULL);
+	struct conn *c = xcalloc(n, sizeof *c);
+	for (int wave = 0; wave < 5; wave++) {
+		/* Clients that reset while the server is writing to them (ECONNRESET on its side). */
+		conn_open_many(c, n, r.s.port, (uint32_t)(wave * 1000), deadline_in(10000));
+		for (size_t i = 0; i < n; i++)
+			conn_pump_write(&c[i], 256 * KiB);
+		sleep_ms(iter ? 200 : 50); /* let it echo into them */
+		for (size_t i = 0; i < n; i++)
+			conn_reset(&c[i]);
+		/* And one that leaves it in CLOSE_WAIT first (EPIPE: SIGPIPE unless ignored). */
+		reset_in_close_wait(&r.s, 100000 + (uint32_t)wave);
+		sleep_ms(100);
+		server_assert_alive(&r.s, "after clients reset mid-echo");
+	}
+	free(c);
+	normal_client(&r.s, 200000, "after the resets");
+	char *snap = server_snapshot(&r.s);
+	uint64_t resets = stats_u64(snap, "resets");
+	free(snap);
+	run_figure(&r, "5 x (%zu reset mid-echo + 1 reset in CLOSE_WAIT); server counted %llu resets",
+		   n, (unsigned long long)resets);
+	run_finish(&r, "sigpipe", t);
+}

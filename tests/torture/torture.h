@@ -1,0 +1,94 @@
+/* torture.h - the fault cases of `make torture` and what every one of them reports.
+ *
+ * Shows: how a server behaves when its peers misbehave (never read, connect and vanish, eat all
+ * its fds, ...), judged from outside over real loopback sockets. Each case starts its own server
+ * through the integration harness (tests/integration/harness.h), drives the fault, and then
+ * checks the same four things the issue asks of every case: the server is alive afterwards (and
+ * still exits 0 on SIGTERM), a normal client is served during and after the fault, no echoed
+ * byte is lost or reordered (the verifying client fails on the first wrong byte), and the figure
+ * that decides the case is within its bound. CPU and peak RSS are measured for every case from
+ * /proc over the server's whole process tree (echo-epoll --workers is several processes).
+ *
+ * Why reuse the integration harness: the fault cases need exactly its server life cycle, its
+ * byte-for-byte client and its fail-and-kill assertions; a second copy would drift.
+ */
+#ifndef MUXBENCH_TORTURE_H
+#define MUXBENCH_TORTURE_H
+
+#include "check.h"
+#include "client.h"
+#include "harness.h"
+
+#include <stdint.h>
+
+#define KiB (1024u)
+#define MiB (1024u * 1024u)
+
+/* One case run against one server: the server, and what was measured from its start. */
+struct run {
+	struct server s;
+	int64_t t0;	    /* ms, monotonic, after the ready line */
+	long long cpu0;	    /* tree CPU ticks at t0 */
+	int idle_fds;	    /* tree fd count at t0: what the server holds with no client */
+	long idle_rss_kb;   /* tree VmRSS at t0 */
+	char figures[512];  /* the deciding figures, appended by the case */
+};
+
+typedef void torture_fn(const struct target *t);
+
+struct torture_case {
+	const char *name;
+	torture_fn *fn;
+	int timeout_s; /* the alarm() watchdog; the driver's bound is a little longer */
+	const char *what;
+	bool opt_in; /* not in the default run (tests/torture/run runs it only when CASES names it) */
+};
+
+/* Start the server (o may be NULL) and take the idle measurements. */
+void run_start(struct run *r, const struct target *t, const struct server_opts *o);
+/* Append "; "-separated text to the figures of the result line. */
+void run_figure(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The server must be alive; then CPU% and peak RSS growth are added to the figures, the server
+ * is stopped with SIGTERM (exit 0 within 5 s) and the PASS line printed. */
+void run_finish(struct run *r, const char *case_name, const struct target *t);
+/* Server CPU since `ticks0` at `t0_ms`, in percent of one core. */
+double cpu_pct_since(pid_t pid, long long ticks0, int64_t t0_ms);
+/* Peak RSS growth of the server tree over its idle RSS, kB. */
+long peak_rss_growth_kb(const struct run *r);
+
+/* A normal client: one connection, 64 KiB echoed and verified byte for byte within 10 s. */
+void normal_client(const struct server *s, uint32_t id, const char *when);
+/* Wait up to timeout_ms for the server tree's open fd count to come back to `want`; returns the
+ * last count seen. */
+int wait_fds(const struct server *s, int want, int timeout_ms);
+
+/* The case's premise cannot hold for this server: exit 77 with the reason (shown as n/a). */
+#define NA(...) check_skip(__VA_ARGS__)
+
+bool is_server(const struct target *t, const char *name);
+
+/* The loadgen as a child (loadgen_child.c): argv is --port, --connections CONNS, --json PATH,
+ * then MORE (NULL-terminated); stderr to /dev/null. Killed with the server if the case fails. */
+pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
+		    const char *json_path);
+/* Wait for it to exit (fails after timeout_ms); returns the wait status. */
+int loadgen_reap(pid_t pid, int timeout_ms);
+/* A whole small file, NUL-terminated (malloc'd); an integer and a latency_us percentile of the
+ * loadgen's JSON. */
+char *slurp(const char *path);
+uint64_t json_u64(const char *doc, const char *key);
+double json_latency_us(const char *doc, const char *pct);
+
+/* The cases, one file per group. */
+torture_fn torture_never_read;	/* cases_memory.c */
+torture_fn torture_emfile;	/* cases_fds.c */
+torture_fn torture_storm;	/* cases_fds.c */
+torture_fn torture_odd_sizes;	/* cases_io.c */
+torture_fn torture_frozen;	/* cases_peers.c */
+torture_fn torture_usr1_storm;	/* cases_signals.c */
+torture_fn torture_sigterm;	/* cases_signals.c */
+torture_fn torture_sigpipe;	/* cases_signals.c */
+torture_fn torture_slowloris;	/* cases_slow.c */
+torture_fn torture_crowd;	/* cases_crowd.c */
+
+#endif
