@@ -10,6 +10,9 @@
  *  - random sizes (1 B..256 KiB) with random pauses (0..5 ms) on 8 connections at once, 4 MiB
  *    each. The seed is printed, so a failure can be replayed.
  * blocking-iterative serves one connection at a time, so its 8 random connections run in turn.
+ * Memory is judged too: the server's peak RSS growth over the case must stay below 8 MiB, half
+ * of one 16 MiB write, so a server that buffers what a client sends in one call, or lets a
+ * per-connection buffer grow with the request, fails here (the servers measured 0.0-2.1 MiB).
  */
 #include "torture.h"
 
@@ -26,6 +29,7 @@
 #define RAND_TOTAL (4u * MiB)
 #define RAND_MAX_WRITE (256u * KiB)
 #define RAND_MAX_PAUSE_MS 5
+#define ODD_RSS_MAX_KB (8 * 1024)
 
 static uint64_t rng_state;
 
@@ -185,5 +189,9 @@ void torture_odd_sizes(const struct target *t)
 	normal_client(&r.s, 1000, "after the odd sizes");
 	run_figure(&r, "100 x 0 B, 600 x 1 B, 3 x 16 MiB, 8 x 4 MiB random (seed %llu): all echoed",
 		   (unsigned long long)seed);
+	long rss_kb = peak_rss_growth_kb(&r);
+	if (rss_kb >= ODD_RSS_MAX_KB)
+		FAIL("peak RSS grew %.1f MiB over the case (>= %d MiB): a 16 MiB write was buffered",
+		     rss_kb / 1024.0, ODD_RSS_MAX_KB / 1024);
 	run_finish(&r, "odd_sizes", t);
 }

@@ -1,33 +1,34 @@
 /* cases_peers.c - frozen: a client stopped mid-transfer (SIGSTOP) and resumed.
  *
- * A forked client process echoes 64 MiB in 16 MiB rounds, far more than the socket buffers between
- * it and the server hold, so when it stops reading the server's send is refused (EAGAIN) and the
- * server holds its pending output. Once the server
- * has taken 8 MiB from it, the client is frozen with SIGSTOP for 2 s: its socket stops being
- * read, the server must park that connection (not spin on it, not drop it) and keep serving four
- * other clients, who each echo 1 MiB during the freeze. After SIGCONT the frozen client finishes
- * and exits 0 only if every byte came back in order. Judged: the others done during the freeze
- * (and how long they took), the frozen client's exit status, and the server's CPU while frozen
- * (below 20% of a core, busypoll excepted: it spins by design).
+ * A forked client process (its socket buffers pinned to 64 KiB) echoes a 16 MiB round, then
+ * writes ahead without reading until nothing more goes in for 100 ms: every buffer between it and
+ * the server is full, and the server holds output it cannot write. There it stops itself with
+ * SIGSTOP, mid-transfer. The driver checks that premise (the server's bytes_in ahead of its
+ * bytes_out), keeps it frozen for 2 s while four other clients each echo 1 MiB, measures the
+ * server's CPU with only the frozen client left, and sends SIGCONT. The client then reads back
+ * everything it was owed and echoes three more 16 MiB rounds; it exits 0 only if every byte came
+ * back in order. Judged: the others done during the freeze (and how long they took), the server
+ * parked the connection (CPU below 20% of a core while frozen, busypoll excepted: it spins by
+ * design), and the frozen client's bytes intact.
+ * A deliberately broken echo-epoll whose flush retries write() until everything is out (a loop
+ * that cannot wait for a slow peer) fails here: it spins on the frozen connection.
  *
  * blocking-iterative is n/a: it serves one connection at a time, so "others unaffected while one
  * is frozen" cannot hold for it by design.
  */
 #include "torture.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Rounds much larger than what the kernel buffers between client and server (its own buffers
- * pinned to 64 KiB; the server's send buffer autotunes to 4 MiB), so that at the freeze the
- * server's socket is full and it holds output it cannot write. */
 #define FROZEN_ROUND (16u * MiB)
 #define FROZEN_ROUNDS 4
 #define FROZEN_CLIENT_BUF (64 * 1024)
-#define FROZEN_AFTER (8ull * MiB)
 #define FREEZE_MS 2000
 #define OTHERS 4
 #define FROZEN_CPU_MAX_PCT 20.0
@@ -37,18 +38,46 @@ static noreturn void frozen_child(uint16_t port)
 	struct conn c;
 	conn_open_buf(&c, port, 7, FROZEN_CLIENT_BUF, deadline_in(5000));
 	/* The stall limit in echo_round (10 s) is far above the 2 s freeze, and the clock keeps
-	 * running while stopped, so a freeze alone cannot fail the round. */
-	for (int i = 0; i < FROZEN_ROUNDS; i++)
+	 * running while stopped, so a freeze alone cannot fail a round. */
+	echo_round(&c, 1, FROZEN_ROUND, 0, deadline_in(20000));
+	/* Write ahead, never reading, until 100 ms pass with nothing taken. */
+	int64_t quiet = now_ms(), deadline = deadline_in(10000);
+	while (now_ms() - quiet < 100) {
+		if (conn_pump_write(&c, c.tx + 64 * KiB) > 0)
+			quiet = now_ms();
+		else
+			sleep_ms(5);
+		if (deadline_left(deadline) == 0)
+			FAIL("the server kept taking bytes for 10 s without echoing any");
+	}
+	SYS(raise(SIGSTOP));
+	/* Resumed: read back what we are owed, then the remaining rounds. */
+	deadline = deadline_in(20000);
+	while (c.rx < c.tx) {
+		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
+		int rc = poll(&pfd, 1, deadline_left(deadline));
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (SYS(rc) == 0)
+			FAIL("after SIGCONT: %llu of %llu bytes back by the deadline",
+			     (unsigned long long)c.rx, (unsigned long long)c.tx);
+		conn_pump_read(&c);
+		if (c.eof)
+			FAIL("after SIGCONT: EOF at %llu of %llu bytes", (unsigned long long)c.rx,
+			     (unsigned long long)c.tx);
+	}
+	for (int i = 1; i < FROZEN_ROUNDS; i++)
 		echo_round(&c, 1, FROZEN_ROUND, 0, deadline_in(20000));
 	conn_close(&c);
 	fflush(stdout);
 	_exit(0);
 }
 
-static uint64_t bytes_in(struct server *s)
+/* Bytes the server has read but not yet written back. */
+static int64_t held(struct server *s)
 {
 	char *snap = server_snapshot(s);
-	uint64_t v = stats_u64(snap, "bytes_in");
+	int64_t v = (int64_t)(stats_u64(snap, "bytes_in") - stats_u64(snap, "bytes_out"));
 	free(snap);
 	return v;
 }
@@ -59,27 +88,38 @@ void torture_frozen(const struct target *t)
 		NA("serves one connection at a time: a frozen client blocks all the others by design");
 	struct run r;
 	run_start(&r, t, NULL);
-	uint64_t in0 = bytes_in(&r.s);
+	int64_t held0 = held(&r.s);
 	fflush(stdout);
 	pid_t kid = (pid_t)SYS(fork());
 	if (kid == 0)
 		frozen_child(r.s.port);
 	check_register_pid(kid); /* killed with the server if the case fails */
 
-	int64_t deadline = deadline_in(10000);
-	while (bytes_in(&r.s) - in0 < FROZEN_AFTER) {
+	/* The client stops itself once every buffer towards the server is full. */
+	int64_t deadline = deadline_in(20000);
+	int status;
+	for (;;) {
+		pid_t got = (pid_t)SYS(waitpid(kid, &status, WNOHANG | WUNTRACED));
+		if (got == kid && WIFSTOPPED(status))
+			break;
+		if (got == kid)
+			FAIL("the client ended before its freeze (wait status 0x%x)", status);
 		if (deadline_left(deadline) == 0)
-			FAIL("the client did not get 8 MiB through in 10 s");
+			FAIL("the client did not reach its freeze within 20 s");
 		sleep_ms(5);
 	}
-	SYS(kill(kid, SIGSTOP));
 	int64_t t_stop = now_ms();
-	uint64_t at_stop = bytes_in(&r.s) - in0;
+	sleep_ms(100);
+	int64_t owed = held(&r.s) - held0;
+	if (owed <= 0)
+		FAIL("frozen, but the server holds no output for it (%lld bytes): the case missed its "
+		     "point", (long long)owed);
 
 	struct conn o[OTHERS];
+	int64_t t_others = now_ms();
 	conn_open_many(o, OTHERS, r.s.port, 100, deadline_in(5000));
 	echo_round(o, OTHERS, 1 * MiB, 0, deadline_in(FREEZE_MS));
-	int64_t others_ms = now_ms() - t_stop;
+	int64_t others_ms = now_ms() - t_others;
 	for (int i = 0; i < OTHERS; i++)
 		conn_close(&o[i]);
 	/* The server's CPU with only the frozen client left: at least 1 s of it. */
@@ -96,7 +136,6 @@ void torture_frozen(const struct target *t)
 		     frozen_cpu);
 	SYS(kill(kid, SIGCONT));
 
-	int status;
 	int64_t wait_deadline = deadline_in(30000);
 	pid_t got;
 	while ((got = (pid_t)SYS(waitpid(kid, &status, WNOHANG))) == 0) {
@@ -109,9 +148,9 @@ void torture_frozen(const struct target *t)
 		FAIL("the resumed client failed (wait status 0x%x): its echo was not intact", status);
 	normal_client(&r.s, 1000, "after the resume");
 	run_figure(&r,
-		   "frozen %lld ms at %.0f MiB; 4 others x 1 MiB served in %lld ms meanwhile; server cpu "
-		   "%.0f%% while frozen; 64 MiB intact after SIGCONT",
-		   (long long)(thaw - t_stop), (double)at_stop / MiB, (long long)others_ms,
+		   "frozen %lld ms, the server owing it %lld KiB; 4 others x 1 MiB served in %lld ms "
+		   "meanwhile; server cpu %.0f%% while frozen; 64 MiB intact after SIGCONT",
+		   (long long)(thaw - t_stop), (long long)owed / 1024, (long long)others_ms,
 		   frozen_cpu);
 	run_finish(&r, "frozen", t);
 }

@@ -39,9 +39,12 @@ static const struct torture_case cases[] = {
      false},
     {"crowd", torture_crowd, 120,
      "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash", false},
-    /* Opt-in until its bound can hold on 2 cores: see cases_slow.c. */
-    {"slowloris", torture_slowloris, 60,
-     "1,000 clients send 1 byte per 10 ms: 50 normal clients' p99 within 10x of it alone", true},
+    {"slowloris", torture_slowloris, 90,
+     "1,000 clients send 1 byte per 10 ms: 50 normal clients' p99 within 10x of the same load "
+     "on a twin server", false},
+    {"limits", torture_limits, 60,
+     "default bind 127.0.0.1; --bind 0.0.0.0 warns; --max-conns 20 vs a burst of 60: refusals "
+     "counted", false},
 };
 
 static void on_alarm(int sig)

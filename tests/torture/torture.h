@@ -90,5 +90,6 @@ torture_fn torture_sigterm;	/* cases_signals.c */
 torture_fn torture_sigpipe;	/* cases_signals.c */
 torture_fn torture_slowloris;	/* cases_slow.c */
 torture_fn torture_crowd;	/* cases_crowd.c */
+torture_fn torture_limits;	/* cases_limits.c */
 
 #endif
