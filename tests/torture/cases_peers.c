@@ -73,22 +73,13 @@ static noreturn void frozen_child(uint16_t port)
 	_exit(0);
 }
 
-/* Bytes the server has read but not yet written back. */
-static int64_t held(struct server *s)
-{
-	char *snap = server_snapshot(s);
-	int64_t v = (int64_t)(stats_u64(snap, "bytes_in") - stats_u64(snap, "bytes_out"));
-	free(snap);
-	return v;
-}
-
 void torture_frozen(const struct target *t)
 {
 	if (is_server(t, "blocking-iterative"))
 		NA("serves one connection at a time: a frozen client blocks all the others by design");
 	struct run r;
 	run_start(&r, t, NULL);
-	int64_t held0 = held(&r.s);
+	int64_t held0 = server_held(&r.s);
 	fflush(stdout);
 	pid_t kid = (pid_t)SYS(fork());
 	if (kid == 0)
@@ -110,7 +101,7 @@ void torture_frozen(const struct target *t)
 	}
 	int64_t t_stop = now_ms();
 	sleep_ms(100);
-	int64_t owed = held(&r.s) - held0;
+	int64_t owed = server_held(&r.s) - held0;
 	if (owed <= 0)
 		FAIL("frozen, but the server holds no output for it (%lld bytes): the case missed its "
 		     "point", (long long)owed);

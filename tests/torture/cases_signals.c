@@ -130,22 +130,15 @@ void torture_sigterm(const struct target *t)
 	       t->name, (long long)ms, cpu, (unsigned long long)reqs);
 }
 
-/* Bytes the server has read but not written back (all connections together). */
-static int64_t server_held(struct server *s)
-{
-	char *snap = server_snapshot(s);
-	int64_t held = (int64_t)(stats_u64(snap, "bytes_in") - stats_u64(snap, "bytes_out"));
-	free(snap);
-	return held;
-}
-
 /* One connection that leaves the server in CLOSE_WAIT with output owed, then resets it.
- *  1. With small buffers on our side, write and never read until the server holds output it
- *     cannot write: its bytes_in - bytes_out has grown and stays put for 50 ms. By then its send
- *     buffer is full and it has stopped reading (an event loop at its --buffer cap, a thread
- *     blocked in write()).
- *  2. Send a last byte and our FIN: they fit in the server's receive buffer, so its TCP takes
- *     the FIN (we see FIN_WAIT2) and it is in CLOSE_WAIT, still owing output.
+ *  1. With small buffers on our side, echo 8 MiB (the server's send buffer autotunes to its
+ *     largest), then write 64 KiB at a time, never reading, until the server
+ *     holds output it cannot write: its bytes_in - bytes_out has grown and stays put for 50 ms
+ *     while we send nothing (a server merely between a read and its write would have moved).
+ *     Its send buffer is full and it has stopped reading (an event loop at its --buffer cap, a
+ *     thread blocked in write()).
+ *  2. Send our FIN: the server's TCP takes it (we see FIN_WAIT2), so it is in CLOSE_WAIT, and
+ *     it still owes output (checked again).
  *  3. Reset. An RST in CLOSE_WAIT is reported as EPIPE, and the write the server makes next
  *     (an event loop on the error event, a thread in its blocked write) raises SIGPIPE unless
  *     it is ignored. Both premises are checked, so the case cannot pass by missing the point. */
@@ -153,21 +146,36 @@ static void reset_in_close_wait(struct server *s, uint32_t id)
 {
 	struct conn c;
 	conn_open_buf(&c, s->port, id, 64 * KiB, deadline_in(5000));
-	int64_t base = server_held(s), prev = -1, deadline = deadline_in(10000);
+	/* First a normal 8 MiB echo, so the server's send buffer has autotuned to its largest:
+	 * one that could still grow would take more output later and finish its write. */
+	echo_round(&c, 1, 8 * MiB, 0, deadline_in(10000));
+	int64_t base = server_held(s), deadline = deadline_in(10000), owed = 0;
 	for (;;) {
-		conn_pump_write(&c, c.tx + 256 * KiB);
-		sleep_ms(50);
-		int64_t held = server_held(s) - base;
-		if (held > 0 && held == prev)
-			break;
-		prev = held;
+		/* 64 KiB at a time, then look: once the server stops reading, at most that much more
+		 * lands in its receive buffer, which leaves room there for our FIN. */
+		uint64_t step = c.tx + 64 * KiB;
+		while (c.tx < step) {
+			struct pollfd pfd = {.fd = c.fd, .events = POLLOUT};
+			int rc = poll(&pfd, 1, deadline_left(deadline));
+			if (rc == -1 && errno == EINTR)
+				continue;
+			if (SYS(rc) == 0)
+				break;
+			conn_pump_write(&c, step);
+		}
+		sleep_ms(2);
 		if (deadline_left(deadline) == 0)
-			FAIL("conn #%u: the server never held output (%llu bytes sent, held %lld)", id,
-			     (unsigned long long)c.tx, (long long)held);
+			FAIL("conn #%u: the server never held output (%llu bytes sent)", id,
+			     (unsigned long long)c.tx);
+		owed = server_held(s) - base;
+		if (owed <= 0)
+			continue;
+		/* Holding, or just between a read and its write? Stuck if it stays put while we
+		 * send nothing. */
+		sleep_ms(50);
+		if (server_held(s) - base == owed)
+			break;
 	}
-	int64_t owed = prev;
-	if (conn_pump_write(&c, c.tx + 1) != 1)
-		FAIL("conn #%u: no room for one more byte in the server's receive buffer", id);
 	SYS(shutdown(c.fd, SHUT_WR));
 	struct tcp_info ti;
 	for (int64_t until = deadline_in(3000);;) {
@@ -180,6 +188,10 @@ static void reset_in_close_wait(struct server *s, uint32_t id)
 			     ti.tcpi_state);
 		sleep_ms(10);
 	}
+	int64_t still = server_held(s) - base;
+	if (still <= 0)
+		FAIL("conn #%u: in CLOSE_WAIT the server owes nothing any more (held %lld, %lld "
+		     "before our FIN)", id, (long long)still, (long long)owed);
 	conn_reset(&c);
 	note("reset in CLOSE_WAIT: the server owed %lld bytes", (long long)owed);
 }
@@ -199,7 +211,10 @@ void torture_sigpipe(const struct target *t)
 		sleep_ms(iter ? 200 : 50); /* let it echo into them */
 		for (size_t i = 0; i < n; i++)
 			conn_reset(&c[i]);
-		/* And one that leaves it in CLOSE_WAIT first (EPIPE: SIGPIPE unless ignored). */
+		/* And one that leaves it in CLOSE_WAIT first (EPIPE: SIGPIPE unless ignored), once
+		 * the server is done with the others, so that what it holds is this one's. */
+		if (server_wait_stat(&r.s, "conns", 0, 10000) != 0)
+			FAIL("the server still counts connections 10 s after they all reset");
 		reset_in_close_wait(&r.s, 100000 + (uint32_t)wave);
 		sleep_ms(100);
 		server_assert_alive(&r.s, "after clients reset mid-echo");

@@ -202,7 +202,7 @@ void torture_slowloris(const struct target *t)
 	double ratio = w / (b > 0 ? b : 1);
 	run_figure(&r,
 		   "p99 %.0fus with %zu slow vs %.0fus with them on a twin (medians of %d: %.1fx <= "
-		   "%.0fx; ms per pair %s); %.0fus with none; %llu slow bytes echoed",
+		   "%.0fx; pairs with/twin in ms: %s); %.0fus with none; %llu slow bytes echoed",
 		   w, n, b, SLOW_PAIRS, ratio, SLOW_MAX_RATIO, runs, alone,
 		   (unsigned long long)slow_bytes);
 	if (ratio > SLOW_MAX_RATIO)

@@ -70,6 +70,12 @@ row_after() {
   return 1
 }
 
+# bench/run's perf cgroups (muxbench-PID-REP): only ones this sweep created count, since a
+# bench/run that was itself SIGKILLed elsewhere cannot have removed its own.
+cg_root=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+muxbench_cgroups() { if [[ -n $cg_root ]]; then find "$cg_root" -maxdepth 1 -name 'muxbench-*' | sort; fi; }
+cgroups_before=$(muxbench_cgroups)
+
 duration=3 warmup=1 conns=100
 # bench/run's bound for one run: the loadgen's limit, its kill grace, then perf, strace and the
 # server's SIGTERM wait (5 s each).
@@ -116,8 +122,8 @@ ports=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$out"/s/logs/*.server
 for p in $ports; do
   [[ -z $(ss -Htln "sport = :$p") ]] || fail "port $p still listening"
 done
-cg_root=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
-if [[ -n $cg_root ]] && compgen -G "$cg_root/muxbench-*" >/dev/null; then fail "cgroups left behind"; fi
+cgroups_now=$(muxbench_cgroups)
+[[ $cgroups_now == "$cgroups_before" ]] || fail "cgroups left behind: $(comm -13 <(echo "$cgroups_before") <(echo "$cgroups_now") | xargs)"
 kill -0 "$pid1" 2>/dev/null && fail "the killed server $pid1 still exists"
 kill -0 "$pid2" 2>/dev/null && fail "the stopped server $pid2 still exists"
 

@@ -114,6 +114,14 @@ long peak_rss_growth_kb(const struct run *r)
 	return proc_tree_status_kb(r->s.pid, "VmHWM") - r->idle_rss_kb;
 }
 
+int64_t server_held(struct server *s)
+{
+	char *snap = server_snapshot(s);
+	int64_t v = (int64_t)(stats_u64(snap, "bytes_in") - stats_u64(snap, "bytes_out"));
+	free(snap);
+	return v;
+}
+
 void run_finish(struct run *r, const char *case_name, const struct target *t)
 {
 	server_assert_alive(&r->s, "during the case");

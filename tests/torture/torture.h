@@ -58,6 +58,9 @@ long peak_rss_growth_kb(const struct run *r);
 
 /* A normal client: one connection, 64 KiB echoed and verified byte for byte within 10 s. */
 void normal_client(const struct server *s, uint32_t id, const char *when);
+/* Bytes the server has read but not written back, all connections together (a snapshot's
+ * bytes_in - bytes_out): output it holds, plus what it read from clients that left unechoed. */
+int64_t server_held(struct server *s);
 /* Wait up to timeout_ms for the server tree's open fd count to come back to `want`; returns the
  * last count seen. */
 int wait_fds(const struct server *s, int want, int timeout_ms);
