@@ -139,9 +139,9 @@ void torture_frozen(const struct target *t)
 		FAIL("the resumed client failed (wait status 0x%x): its echo was not intact", status);
 	normal_client(&r.s, 1000, "after the resume");
 	run_figure(&r,
-		   "frozen %lld ms, the server owing it %lld KiB; 4 others x 1 MiB served in %lld ms "
+		   "frozen %lld ms, the server owing it %lld B; 4 others x 1 MiB served in %lld ms "
 		   "meanwhile; server cpu %.0f%% while frozen; 64 MiB intact after SIGCONT",
-		   (long long)(thaw - t_stop), (long long)owed / 1024, (long long)others_ms,
+		   (long long)(thaw - t_stop), (long long)owed, (long long)others_ms,
 		   frozen_cpu);
 	run_finish(&r, "frozen", t);
 }
