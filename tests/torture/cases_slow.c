@@ -18,10 +18,13 @@
  *    is whether the slow clients share the server with the normal ones;
  *  - twin and same alternate, 3 times each, and the medians are compared. The p99 with no slow
  *    clients at all is reported too.
- * With this, the event-loop servers measured 0.9-2.0x and the thread-per-connection one
- * 0.3-4.8x (its p99 swings between 17 and 155 ms run to run: 1,000 threads on one core).
- * A server that waits for a slow client (a deliberately broken echo-epoll that, after a short
- * read, polls that connection for up to 10 ms for the rest of a 64-byte message) fails by far.
+ * With this (results/sample/TORTURE.md), the event-loop servers measured 0.8-1.4x, the
+ * thread-per-connection one 0.8x (p99 21 ms against 26 ms: 1,000 threads on one core; single
+ * pairs ranged 0.3-4.8x) and busypoll 3.2x. A server that waits for a slow client (a
+ * deliberately broken echo-epoll that, after a short read, polls that connection for up to
+ * 10 ms for the rest of a 64-byte message) fails, though on the echo check rather than on p99:
+ * it cannot even echo the slow bytes in time ("slow conn #1: 193 of 244 bytes echoed").
+ * TORTURE_DEBUG=1 prints each loadgen JSON, and the server's snapshot when a run fails.
  *
  * select takes 900 slow connections, not 1,000: with the loadgen's 50 and its own fds, 1,000
  * would pass FD_SETSIZE (1024), which it refuses by design (case crowd). blocking-iterative is
