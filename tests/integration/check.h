@@ -35,6 +35,11 @@ void check_unregister_pid(pid_t pid);
 /* Called by the SIGALRM watchdog: async-signal-safe kill of every registered pid, and removal
  * of every registered temp dir. */
 void check_kill_all_async(void);
+/* For a test driver's main(): ignore SIGPIPE (a server that closes on us must show up as EPIPE,
+ * not kill the test) and install the SIGALRM watchdog, which prints a FAIL line, kills every
+ * registered server and exits 1. The driver arms it with alarm(case's limit), so no test hangs
+ * even if a deadline was missed somewhere. */
+void check_watchdog_install(void);
 
 /* A server's temp dir and the stats file in it. On failure the stats file's last lines are
  * printed (they show what the server had counted), then both are removed, so failed runs

@@ -178,6 +178,18 @@ static void read_ready_line(struct server *s, const char *addr)
 	s->port = (uint16_t)port;
 }
 
+bool target_from_argv(int argc, char **argv, struct target *t)
+{
+	if (argc < 4 || (argc > 4 && strcmp(argv[4], "--") != 0))
+		return false;
+	*t = (struct target){.name = argv[2], .exe = argv[3]};
+	if (argc > 4) {
+		t->args = argv + 5;
+		t->nargs = argc - 5;
+	}
+	return true;
+}
+
 void server_start(struct server *s, const struct target *t, const struct server_opts *o)
 {
 	int out[2], err[2] = {-1, -1};

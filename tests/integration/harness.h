@@ -25,6 +25,10 @@ struct target {
 	int nargs;
 };
 
+/* A driver's "PROG CASE NAME EXE [-- ARGS...]" as a target (args point into argv); false if
+ * argv does not have that shape. */
+bool target_from_argv(int argc, char **argv, struct target *t);
+
 struct server_opts {
 	const char *const
 	    *more_args;      /* appended after the target's args (NULL-terminated or NULL) */

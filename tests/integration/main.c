@@ -15,23 +15,10 @@
 #include "cases.h"
 #include "check.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void on_alarm(int sig)
-{
-	static const char msg[] =
-	    "FAIL: watchdog: the case exceeded its time limit; server killed\n";
-	(void)sig;
-	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
-		/* nothing else to do in a signal handler */
-	}
-	check_kill_all_async();
-	_exit(1);
-}
 
 static int usage(void)
 {
@@ -61,19 +48,11 @@ int main(int argc, char **argv)
 			       test_cases[i].servers);
 		return 0;
 	}
-	if (argc < 4 || (argc > 4 && strcmp(argv[4], "--") != 0))
+	struct target t;
+	if (!target_from_argv(argc, argv, &t))
 		return usage();
-	struct target t = {.name = argv[2], .exe = argv[3]};
-	if (argc > 4) {
-		t.args = argv + 5;
-		t.nargs = argc - 5;
-	}
 
-	struct sigaction sa = {.sa_handler = SIG_IGN};
-	SYS(sigemptyset(&sa.sa_mask));
-	SYS(sigaction(SIGPIPE, &sa, NULL));
-	sa.sa_handler = on_alarm;
-	SYS(sigaction(SIGALRM, &sa, NULL));
+	check_watchdog_install();
 
 	if (strcmp(argv[1], "all") == 0) {
 		for (size_t i = 0; i < n_test_cases; i++) {

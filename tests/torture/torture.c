@@ -1,6 +1,6 @@
 /* torture.c - `torture CASE SERVERNAME SERVER_EXE [-- ARGS]`: one fault case against one server.
  *
- *   torture --list        the cases: name, time limit, what each shows, default or opt-in
+ *   torture --list        the cases: name, time limit, what each shows (tab-separated)
  *
  * Prints one result line and exits 0 (PASS ...), 1 (FAIL file:line: why, on stderr) or 77
  * ("SKIP: why": the case's premise cannot hold for this server; the driver shows it as n/a).
@@ -11,7 +11,6 @@
  */
 #include "torture.h"
 
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,43 +19,30 @@
 
 static const struct torture_case cases[] = {
     {"never_read", torture_never_read, 60,
-     "200 clients write until they stall and never read: held <= 200 x cap, RSS < that + 8 MiB",
-     false},
+     "200 clients write until they stall and never read: held <= 200 x cap, RSS < that + 8 MiB"},
     {"emfile", torture_emfile, 60,
-     "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery",
-     false},
+     "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery"},
     {"storm", torture_storm, 120,
-     "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash", false},
+     "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash"},
     {"odd_sizes", torture_odd_sizes, 90,
-     "0-byte, 1-byte, 16 MiB single writes, random sizes and pauses: echoed exactly", false},
+     "0-byte, 1-byte, 16 MiB single writes, random sizes and pauses: echoed exactly"},
     {"frozen", torture_frozen, 60,
-     "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact", false},
+     "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact"},
     {"usr1_storm", torture_usr1_storm, 40,
-     "SIGUSR1 100 times a second under 10k req/s: no request lost, every snapshot written", false},
-    {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line",
-     false},
-    {"sigpipe", torture_sigpipe, 60, "clients that reset mid-echo (EPIPE): the server survives",
-     false},
+     "SIGUSR1 100 times a second under 10k req/s: no request lost, every snapshot written"},
+    {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line"},
+    {"sigpipe", torture_sigpipe, 60,
+     "clients reset mid-echo, and one in CLOSE_WAIT while owed output (EPIPE): the server "
+     "survives with SIGPIPE at its default"},
     {"crowd", torture_crowd, 120,
-     "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash", false},
+     "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash"},
     {"slowloris", torture_slowloris, 90,
      "1,000 clients send 1 byte per 10 ms: 50 normal clients' p99 within 10x of the same load "
-     "on a twin server", false},
+     "on a twin server"},
     {"limits", torture_limits, 60,
      "default bind 127.0.0.1; --bind 0.0.0.0 warns; --max-conns 20 vs a burst of 60: refusals "
-     "counted", false},
+     "counted"},
 };
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "FAIL watchdog: the case exceeded its time limit; server killed\n";
-	(void)sig;
-	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
-		/* nothing else to do in a signal handler */
-	}
-	check_kill_all_async();
-	_exit(1);
-}
 
 bool is_server(const struct target *t, const char *name)
 {
@@ -165,17 +151,12 @@ int main(int argc, char **argv)
 	const size_t ncases = sizeof cases / sizeof cases[0];
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
 		for (size_t i = 0; i < ncases; i++)
-			printf("%s\t%d\t%s\t%s\n", cases[i].name, cases[i].timeout_s, cases[i].what,
-			       cases[i].opt_in ? "opt-in" : "default");
+			printf("%s\t%d\t%s\n", cases[i].name, cases[i].timeout_s, cases[i].what);
 		return 0;
 	}
-	if (argc < 4 || (argc > 4 && strcmp(argv[4], "--") != 0))
+	struct target t;
+	if (!target_from_argv(argc, argv, &t))
 		return usage();
-	struct target t = {.name = argv[2], .exe = argv[3]};
-	if (argc > 4) {
-		t.args = argv + 5;
-		t.nargs = argc - 5;
-	}
 	const struct torture_case *c = NULL;
 	for (size_t i = 0; i < ncases && c == NULL; i++)
 		if (strcmp(cases[i].name, argv[1]) == 0)
@@ -185,11 +166,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	struct sigaction sa = {.sa_handler = SIG_IGN};
-	SYS(sigemptyset(&sa.sa_mask));
-	SYS(sigaction(SIGPIPE, &sa, NULL));
-	sa.sa_handler = on_alarm;
-	SYS(sigaction(SIGALRM, &sa, NULL));
+	check_watchdog_install();
 	/* The storm and fd cases hold thousands of sockets at once. */
 	raise_nofile();
 

@@ -41,7 +41,6 @@ struct torture_case {
 	torture_fn *fn;
 	int timeout_s; /* the alarm() watchdog; the driver's bound is a little longer */
 	const char *what;
-	bool opt_in; /* not in the default run (tests/torture/run runs it only when CASES names it) */
 };
 
 /* Start the server (o may be NULL) and take the idle measurements. */
