@@ -93,7 +93,9 @@ void lconn_fail(struct worker *w, struct lconn *c, enum err_kind kind)
 	if (c->dead)
 		return;
 	int phase = atomic_load_explicit(&run_phase, memory_order_relaxed);
-	if (phase < PHASE_DONE)
+	/* After the window too: the requests still in flight at its end are waited for (drain), and a
+	 * fault in their answers is as much the server's as one inside it. */
+	if (phase < PHASE_EXIT)
 		w->errors[kind]++;
 	if (phase == PHASE_CONNECT)
 		w->settled++;
@@ -113,6 +115,14 @@ static void set_want_out(struct worker *w, struct lconn *c, bool want)
 	if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
 		return lconn_fail(w, c, ERR_IO);
 	c->want_out = want;
+}
+
+/* The window is over: send nothing more (not even the rest of a half-written request, whose echo
+ * can then never be whole and is not waited for), so that only [rx_seq, tx_seq) is awaited. */
+void lconn_drain(struct worker *w, struct lconn *c)
+{
+	c->q_end = c->tx_seq;
+	set_want_out(w, c, false);
 }
 
 /* Send what is due, up to --pipeline requests in flight, one write() per request. */
@@ -167,7 +177,8 @@ static void response_done(struct worker *w, struct lconn *c, uint64_t now)
 				atomic_compare_exchange_strong(&run_phase, &measure, PHASE_DONE);
 		}
 	}
-	if (!w->cfg->rate) /* closed loop: the next request goes as soon as this one is answered */
+	/* closed loop: the next request goes as soon as this one is answered (until the window ends) */
+	if (!w->cfg->rate && phase < PHASE_DONE)
 		lconn_schedule(w, c, now);
 }
 

@@ -11,7 +11,9 @@
  *    the uncorrected figure is reported beside it;
  *  - every response is checked byte for byte (conn.c);
  *  - it never hangs: each phase has a deadline, a request has --timeout, and a server that never
- *    answers leaves "starved" active connections and a non-zero exit.
+ *    answers leaves "starved" active connections and a non-zero exit;
+ *  - nothing sent goes unaccounted: the requests in flight when the window ends are waited for
+ *    (at most --timeout), so a response that never comes is a timeout even late in the run.
  * The main thread is the clock: connect, warm up, then the measured window, bracketed by SIGUSR1 to
  * the server (--server-pid) and by enable/disable on perf's control fifo (--perf-ctl), so that the
  * server's stats and the kernel's count cover the same window as the loadgen's.
@@ -37,6 +39,7 @@
 _Atomic int run_phase = PHASE_CONNECT;
 _Atomic uint64_t window_responses;
 _Atomic unsigned workers_connected;
+_Atomic unsigned workers_drained;
 
 uint64_t now_ns(void)
 {
@@ -433,6 +436,9 @@ int main(int argc, char **argv)
 	uint64_t t1 = now_ns();
 	getrusage(RUSAGE_SELF, &ru1);
 	mark_window(&cfg, &perf, false);
+	/* The workers drain (worker.c): each request in flight is answered or times out. */
+	while (atomic_load(&workers_drained) < cfg.threads)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	atomic_store(&run_phase, PHASE_EXIT); /* now the workers may close their connections */
 	if (perf.ctl >= 0)
 		close(perf.ctl);

@@ -25,8 +25,10 @@ struct config {
 };
 
 /* The run moves through these; the main thread is the clock and moves it on. Between DONE (no
- * more requests, nothing more counted) and EXIT the connections stay open, so that closing them
- * cannot fall inside the server's or perf's window. */
+ * more requests, no more responses or bytes counted) and EXIT the connections stay open, so that
+ * closing them cannot fall inside the server's or perf's window, and each worker drains: it waits
+ * for the requests still in flight until each is answered or times out, and counts what is wrong
+ * with them (worker.c's drain()). */
 enum phase { PHASE_CONNECT, PHASE_WARMUP, PHASE_MEASURE, PHASE_DONE, PHASE_EXIT };
 
 enum err_kind {
@@ -78,6 +80,7 @@ struct worker {
 extern _Atomic int run_phase;
 extern _Atomic uint64_t window_responses; /* for --requests: responses in the window so far */
 extern _Atomic unsigned workers_connected;
+extern _Atomic unsigned workers_drained; /* workers done with their requests in flight */
 
 uint64_t now_ns(void);
 void *worker_main(void *arg);
@@ -89,5 +92,6 @@ bool lconn_send(struct worker *w, struct lconn *c, uint64_t now);
 void lconn_receive(struct worker *w, struct lconn *c, uint64_t now);
 void lconn_schedule(struct worker *w, struct lconn *c, uint64_t sched_ns);
 void lconn_fail(struct worker *w, struct lconn *c, enum err_kind kind);
+void lconn_drain(struct worker *w, struct lconn *c);
 
 #endif

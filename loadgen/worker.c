@@ -13,6 +13,10 @@
  *    connection j mod M_t. The loop sleeps exactly until the next one is due (epoll_pwait2, with
  *    nanosecond timeouts and the timer slack set to 1 ns), so requests leave evenly spaced; or,
  *    with --tick, in one burst per tick.
+ * Drain: when the window ends, no more requests are sent, and the loop runs on until every request
+ * sent has been answered or has timed out. A response still missing at the window's end (a server
+ * that dropped bytes, or hangs) is then counted as a timeout, not forgotten: without this, a
+ * connection that stalled less than --timeout before the end passed as a clean run.
  * Level-triggered epoll, EPOLLIN always, EPOLLOUT only while a request is half-written: per request
  * the loadgen makes one write, one read and a share of one wait, the same as the server it drives.
  */
@@ -270,6 +274,36 @@ static void traffic(struct worker *w)
 	close(tick);
 }
 
+/* Wait for the requests in flight (see the top of this file). Bounded: each is answered or given up
+ * --timeout after it was sent. Responses read here are checked but not counted (phase DONE). */
+static void drain(struct worker *w)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	for (size_t i = 0; i < w->nactive; i++)
+		if (!w->actives[i]->dead)
+			lconn_drain(w, w->actives[i]);
+	for (;;) {
+		size_t waiting = 0;
+		for (size_t i = 0; i < w->nactive; i++)
+			waiting += !w->actives[i]->dead && w->actives[i]->rx_seq < w->actives[i]->tx_seq;
+		if (!waiting)
+			return;
+		int n = epoll_wait(w->ep, evs, MAX_EVENTS, SCAN_NS / 1000000);
+		if (n < 0 && errno != EINTR) {
+			perror("loadgen: epoll_wait");
+			exit(1);
+		}
+		uint64_t now = now_ns();
+		for (int i = 0; i < n; i++) {
+			struct lconn *c = evs[i].data.ptr;
+			if (c && !c->dead && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+				lconn_receive(w, c, now);
+		}
+		w->nsendq = 0; /* lconn_receive queues nothing now (lconn_drain), but never send here */
+		scan_timeouts(w, now);
+	}
+}
+
 void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -283,7 +317,9 @@ void *worker_main(void *arg)
 		while (atomic_load(&run_phase) == PHASE_CONNECT) /* the others are still connecting */
 			nanosleep(&(struct timespec){0, 1000000}, NULL);
 		traffic(w);
+		drain(w);
 	}
+	atomic_fetch_add(&workers_drained, 1);
 	while (atomic_load(&run_phase) < PHASE_EXIT) /* the window is being closed: keep still */
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	close_all(w);

@@ -7,6 +7,11 @@
 set -euo pipefail
 exe=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# Private files (mktemp: unpredictable names, mode 0600), removed however the script ends: a
+# name made from the pid could be a link someone else planted, or collide with another run.
+out_file=$(mktemp "${TMPDIR:-/tmp}/wc-out.XXXXXX")
+err_file=$(mktemp "${TMPDIR:-/tmp}/wc-err.XXXXXX")
+trap 'rm -f "$out_file" "$err_file"' EXIT
 
 bad=(
   "--fds"
@@ -29,9 +34,8 @@ bad=(
 for args in "${bad[@]}"; do
   status=0
   # shellcheck disable=SC2086 # each entry is a whole command line, split on purpose
-  "$exe" $args >"${TMPDIR:-/tmp}/wc-out.$$" 2>"${TMPDIR:-/tmp}/wc-err.$$" || status=$?
-  out=$(cat "${TMPDIR:-/tmp}/wc-out.$$") err=$(cat "${TMPDIR:-/tmp}/wc-err.$$")
-  rm -f "${TMPDIR:-/tmp}/wc-out.$$" "${TMPDIR:-/tmp}/wc-err.$$"
+  "$exe" $args >"$out_file" 2>"$err_file" || status=$?
+  out=$(cat "$out_file") err=$(cat "$err_file")
   [[ $status -eq 2 ]] || fail "'$args' exited $status, expected 2"
   [[ -z $out ]] || fail "'$args' wrote to stdout: $out"
   [[ $(printf '%s\n' "$err" | wc -l) -eq 1 && $err == waitcost:* ]] || fail "'$args' stderr is not one 'waitcost:' line: $err"

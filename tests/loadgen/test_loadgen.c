@@ -9,6 +9,12 @@
  *   corrupt   a server that flips one byte in a thousand: corruption reported, exit 1
  *   mute      a server that accepts and never reads: every connection's first echo times out,
  *             the loadgen stops at its deadline, reports every active connection starved, exit 1
+ *   swap      a server that once echoes two adjacent 16-byte chunks swapped: verify 1, exit 1
+ *   dup       a server that once echoes 16 bytes twice: extra 1 (bytes beyond what was sent), exit 1
+ *   drop      a server that once leaves 16 bytes out: timeout 1, counted even though --timeout
+ *             ends after the window (the loadgen waits for what is in flight), exit 1
+ *             In each of these three the one fault is the only error (every other kind 0), and the
+ *             same run against the same server with the fault off (bad_server --echo) reports none.
  *   refused   nothing listening: a one-line message naming the cause, exit 1
  *   badopts   M > N, size 0, missing port, --rate abc, a newline in --host, a pid beyond
  *             pid_t: one line on stderr, exit 2
@@ -182,15 +188,16 @@ static void case_requests(void)
 	server_stop(&s, 5000);
 }
 
-/* bad_server takes none of the echo servers' options, so it is started here, not by the harness. */
-static pid_t start_bad(const char *mode, const char *arg, char port[16])
+/* bad_server takes none of the echo servers' options, so it is started here, not by the harness.
+ * Its arguments after MODE: arg, then arg2; a NULL ends them (execl stops at the first). */
+static pid_t start_bad(const char *mode, const char *arg, const char *arg2, char port[16])
 {
 	int out[2];
 	SYS(pipe2(out, O_CLOEXEC));
 	pid_t pid = (pid_t)SYS(fork());
 	if (pid == 0) {
 		dup2(out[1], 1);
-		execl(bad_server, bad_server, mode, arg, (char *)NULL);
+		execl(bad_server, bad_server, mode, arg, arg2, (char *)NULL);
 		_exit(127);
 	}
 	check_register_pid(pid);
@@ -216,7 +223,7 @@ static void stop_bad(pid_t pid)
 static void case_corrupt(void)
 {
 	char port[16];
-	pid_t pid = start_bad("--flip", "1000", port);
+	pid_t pid = start_bad("--flip", "1000", NULL, port);
 	struct run r;
 	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "4", "--duration", "1s", "--warmup", "0", NULL},
 		    20000);
@@ -231,7 +238,7 @@ static void case_corrupt(void)
 static void case_mute(void)
 {
 	char port[16];
-	pid_t pid = start_bad("--mute", NULL, port);
+	pid_t pid = start_bad("--mute", NULL, NULL, port);
 	struct run r;
 	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "20", "--active", "10", "--duration", "1s",
 					  "--warmup", "0.2s", "--timeout", "1s", NULL},
@@ -247,11 +254,91 @@ static void case_mute(void)
 	stop_bad(pid);
 }
 
+/* One count from the JSON's errors_by_kind. */
+static uint64_t kind_count(const char *json, const char *kind)
+{
+	uint64_t v;
+	if (json_get_u64_in(json, "errors_by_kind", kind, &v) != JSON_OK)
+		FAIL("the loadgen's errors_by_kind has no %s: %s", kind, json);
+	return v;
+}
+
+static uint64_t top_count(const char *json, const char *key)
+{
+	uint64_t v;
+	if (json_get_u64(json, key, &v) != JSON_OK)
+		FAIL("the loadgen's JSON has no count %s: %s", key, json);
+	return v;
+}
+
+static const char *const kinds[] = {"verify", "extra", "timeout", "closed", "io"};
+
+/* Closed loop, one request in flight per connection, so that the struck read holds exactly one
+ * 64-byte response (K = 16 fits it twice). --timeout 2s outlasts warm-up and window together: a
+ * request still unanswered at the window's end must be waited for, not forgotten. */
+static void run_stream(struct run *r, const char *mode, const char *k, const char *at)
+{
+	char port[16];
+	pid_t pid = start_bad(mode, k, at, port);
+	run_loadgen(r, (const char *[]){"--port", port, "--connections", "4", "--size", "64", "--duration", "0.5s",
+					 "--warmup", "0.2s", "--timeout", "2s", NULL},
+		    20000);
+	size_t err_at;
+	if (!json_valid(r->out, strlen(r->out), &err_at))
+		FAIL("the loadgen's output is not one JSON object (at byte %zu): %s", err_at, r->out);
+	stop_bad(pid);
+}
+
+/* bad_server MODE 16 64: the fault strikes one connection's first read past its first echo (the
+ * connect phase's), i.e. its first traffic response. Exactly one fault, so exactly one error, of
+ * `kind`; `starved` is what that fault does to its connection (a response that never completes
+ * leaves it with none). */
+static void stream_fault(const char *mode, const char *kind, uint64_t starved)
+{
+	struct run r;
+	run_stream(&r, "--echo", NULL, NULL); /* the control: same run, no fault, no error */
+	ASSERT_EQ(r.status, 0);
+	ASSERT_EQ(top_count(r.out, "errors"), 0);
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		ASSERT_EQ(kind_count(r.out, kinds[i]), 0);
+	ASSERT_EQ(top_count(r.out, "starved"), 0);
+	ASSERT_GT(top_count(r.out, "requests"), 0);
+	run_free(&r);
+
+	run_stream(&r, mode, "16", "64");
+	ASSERT_EQ(r.status, 1);
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		uint64_t want = strcmp(kinds[i], kind) == 0 ? 1 : 0; /* the one fault, and nothing else */
+		ASSERT_EQ(kind_count(r.out, kinds[i]), want);
+	}
+	ASSERT_EQ(top_count(r.out, "errors"), 1);
+	ASSERT_EQ(top_count(r.out, "starved"), starved);
+	char said[32];
+	snprintf(said, sizeof said, "%s 1", kind); /* the summary names it too */
+	ASSERT_TRUE(strstr(r.err, said) != NULL);
+	run_free(&r);
+}
+
+static void case_swap(void)
+{
+	stream_fault("--swap", "verify", 0);
+}
+
+static void case_dup(void)
+{
+	stream_fault("--dup", "extra", 0);
+}
+
+static void case_drop(void)
+{
+	stream_fault("--drop", "timeout", 1);
+}
+
 static void case_refused(void)
 {
 	/* A port nobody listens on: bind one, note it, close it. */
 	char port[16];
-	pid_t pid = start_bad("--flip", "1", port);
+	pid_t pid = start_bad("--flip", "1", NULL, port);
 	stop_bad(pid);
 	struct run r;
 	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "5", NULL}, 10000);
@@ -306,7 +393,8 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(void);
 	} cases[] = {{"rate", case_rate},	  {"closed", case_closed}, {"requests", case_requests},
-		     {"corrupt", case_corrupt}, {"mute", case_mute},	 {"refused", case_refused},
+		     {"corrupt", case_corrupt}, {"mute", case_mute},	 {"swap", case_swap},
+		     {"dup", case_dup},	  {"drop", case_drop},	 {"refused", case_refused},
 		     {"badopts", case_badopts}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (strcmp(argv[1], cases[i].name) == 0) {
