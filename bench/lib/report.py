@@ -89,6 +89,37 @@ def scaling_section(run_dir, w):
         w("")
 
 
+def bound_facts(rows):
+    """The sentences that carry the rows' `bound` verdicts (results.bound), over the rows that ran."""
+    ok = [r for r in rows if r["status"] == "ok" and "bound" in r]
+
+    def pts(verdict, mode=None):
+        return sorted({f"{r['label']} N={r['connections']:,} {r['mode']}" for r in ok
+                       if r["bound"] == verdict and mode in (None, r["mode"])},
+                      key=lambda p: (results.sort_key(p.split()[0]), int(p.split()[1][2:].replace(",", "")), p))
+    loadgen, server, neither = pts("loadgen"), pts("server", "rate"), pts("neither")
+    out = [("These points were loadgen-bound (the loadgen's core was at least 95% busy while the server's was "
+            "not; a point is listed where any of its repetitions was): " + "; ".join(loadgen) + ". Their figures "
+            "measure the loadgen, not the server.") if loadgen
+           else "No row was loadgen-bound: the loadgen's core was never saturated while the server's was not."]
+    if server:
+        out.append("At the fixed rate these points were server-bound (the server's core was at least 95% busy, "
+                   "counting, where bench/run sampled its cgroup, the time it waited for that core as well as its CPU "
+                   "time; busy-poll's always is, since it spins): "
+                   + "; ".join(server) + ". Their figures are the server at its limit; where the rate was missed, "
+                   "the server could not keep up.")
+    if neither:
+        out.append("At these points the rate was missed with neither core saturated: " + "; ".join(neither) + ". "
+                   "Something other than CPU set the pace (a stall, a wake-up, a limit), so they measure neither "
+                   "side's capacity.")
+    closed = {(r["label"], r["connections"]) for r in ok if r["mode"] == "closed"}
+    if closed:
+        srv, idle = pts("server", "closed"), pts("", "closed")
+        out.append(f"In closed loop the server's core was the saturated one at {len(srv)} of {len(closed)} points"
+                   + (f"; neither core reached 95% at {'; '.join(idle)}" if idle else "") + ".")
+    return out
+
+
 def main():
     run_dir = sys.argv[1]
     rows, meta = results.load(run_dir)
@@ -210,10 +241,7 @@ def main():
                      f"core was {max(su) * 100:.0f}% busy and the loadgen's {max(lu) * 100:.0f}%. On 2 cores each side has one, "
                      f"and TCP costs both about the same, so closed-loop peaks show which side saturated first; compare "
                      f"servers by CPU per request at the fixed rate." if su and lu else "")
-    bound = sorted({f"{r['label']} N={r['connections']:,} {r['mode']}" for r in rows if r.get("loadgen_bound")})
-    facts.append(("These points were loadgen-bound (the loadgen's core was full while the server's was not, or the "
-                  "rate was missed): " + "; ".join(bound) + ". Their figures measure the loadgen, not the server.")
-                 if bound else "No row was loadgen-bound: in every run the server, not the loadgen, set the pace or the rate was met.")
+    facts.extend(bound_facts(rows))
     dis = [abs(r["syscalls_per_req"] - r["perf_syscalls_per_req"]) / r["perf_syscalls_per_req"]
            for r in rows if r.get("syscalls_per_req") and r.get("perf_syscalls_per_req")]
     if dis:

@@ -10,6 +10,9 @@ import os
 import statistics
 
 DEFAULT_VARIANTS = ("default", "level", "threads", "defer_taskrun")
+# A side whose CPUs were this busy was saturated; a fixed rate achieved to within this was met.
+SATURATED = 0.95
+MET = 0.95
 ORDER = ["blocking", "blocking-iterative", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring", "epoll-t2"]
 
 
@@ -18,6 +21,30 @@ def label(row):
     if v.startswith("level-"):  # echo-epoll --threads 2: level-t2 -> epoll-t2 (edge-t2 stays)
         v = v[len("level-"):]
     return row["server"] if v in DEFAULT_VARIANTS else f"{row['server']}-{v}"
+
+
+def bound(server_busy, loadgen_busy, offered_rps=None, achieved_rps=None):
+    """What set the pace of a run: "server" when the server's CPU was saturated (busy >= SATURATED),
+    "loadgen" when the loadgen's was and the server's was not, "neither" when a fixed rate was missed
+    (achieved < MET x offered) with neither saturated, "" when nothing bounded it (the rate met,
+    neither saturated). Closed loop (no offered rate) is decided by the two sides' CPUs alone. An
+    unknown busy figure (None) counts as not saturated. Busy is a fraction of the CPUs a side may
+    use: what it ran plus what it waited to run (row.busy), or its CPU share where that is all
+    there is."""
+    if server_busy is not None and server_busy >= SATURATED:
+        return "server"
+    if loadgen_busy is not None and loadgen_busy >= SATURATED:
+        return "loadgen"
+    if offered_rps and (achieved_rps or 0) < MET * offered_rps:
+        return "neither"
+    return ""
+
+
+def fill_bound(row):
+    """Rows written before the `bound` column (they had `loadgen_bound`) get it from their CPU shares."""
+    if "bound" not in row and row.get("server_util") is not None:
+        row["bound"] = bound(row.get("server_util"), row.get("loadgen_util"), row.get("offered_rps"),
+                             row.get("achieved_rps"))
 
 
 def sort_key(name):
@@ -33,6 +60,7 @@ def load(run_dir):
             meta = json.load(f)
     for r in rows:
         r["label"] = label(r)
+        fill_bound(r)
         r["syscalls_any"] = r.get("syscalls_per_req") if r.get("syscalls_per_req") is not None \
             else r.get("perf_syscalls_per_req")
     return rows, meta

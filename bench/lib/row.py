@@ -9,13 +9,20 @@ breakdown from both counters.
 
 Every per-request figure divides by the loadgen's responses in the window: requests as the client
 saw them. results/README.md documents each column.
+
+`row.py sample --out FILE --cgroup NAME=DIR...` is bench/run's sampler: while a run lasts it
+appends, every 20 ms, each cgroup's CPU time and the time its tasks waited for a CPU none of them
+had (cpu.stat usage_usec, cpu.pressure full), so that `bound` can tell a saturated side from one
+that merely got a share of a core other work also wanted.
 """
 import argparse
 import csv
 import json
 import os
 import re
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
@@ -24,10 +31,125 @@ from snapshots import window  # noqa: E402
 COLUMNS = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,"
            "p99_us,p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,"
            "cpu_us_per_req,user_us_per_req,sys_us_per_req,ctxsw_per_req,rss_kb,threads,errors,"
-           "loadgen_cpu_us_per_req,loadgen_bound,count_method,placement,status").split(",")
+           "loadgen_cpu_us_per_req,bound,count_method,placement,status").split(",")
 
 # Counters that disagree by more than this are flagged in the row's status.
 AGREEMENT = 0.05
+# How busy a side was comes from the sampler's figures when its samples span at least this much of
+# the loadgen's window (at 20 ms they span all but the last 20 ms or so).
+COVER = 0.5
+SAMPLE_S = 0.02  # a sample and its wake-up cost ~120 µs of CPU: 0.6% of the CPU it shares with the loadgen
+BUSY_METHOD = "cgroup cpu.stat + cpu.pressure"
+
+
+def read_cgroup(files):
+    """(cpu.stat, cpu.pressure), open -> {usage_us, full_us}: the cgroup's CPU time, and the time
+    its tasks were runnable while none of them was running ('full'; 'some' where a kernel has no
+    'full' line for CPU, the same figure for one thread)."""
+    stat, pressure = files
+    stat.seek(0)
+    pressure.seek(0)
+    usage = next(int(line.split()[1]) for line in stat.read().splitlines() if line.startswith("usage_usec "))
+    waits = {line.split()[0]: int(line.rsplit("total=", 1)[1])
+             for line in pressure.read().splitlines() if "total=" in line}
+    return {"usage_us": usage, "full_us": waits.get("full", waits.get("some"))}
+
+
+def sample_main(argv):
+    p = argparse.ArgumentParser(prog="row.py sample", description="bench/run's CPU sampler (see the top of row.py)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--cgroup", action="append", default=[], metavar="NAME=DIR")
+    a = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    groups = {}
+    for spec in a.cgroup:
+        name, d = spec.split("=", 1)
+        try:
+            groups[name] = (open(os.path.join(d, "cpu.stat")), open(os.path.join(d, "cpu.pressure")))
+        except OSError:
+            pass  # no such cgroup (the side could not be moved into it) or no PSI: its CPU share stands in
+    parent = os.getppid()
+    with open(a.out, "a") as out:
+        while groups and os.getppid() == parent:  # bench/run gone (even by SIGKILL): stop
+            rec = {"t_ns": time.monotonic_ns()}
+            for name, files in list(groups.items()):
+                try:
+                    rec[name] = read_cgroup(files)
+                except (OSError, StopIteration, ValueError):
+                    del groups[name]
+            out.write(json.dumps(rec) + "\n")
+            out.flush()
+            time.sleep(SAMPLE_S)
+
+
+def read_samples(path):
+    """The sampler's lines. Once read, the file keeps only the two that bracket the window (see
+    keep_samples): a line every 20 ms would add ~5 kB a second to every run's logs."""
+    samples = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    samples.append(json.loads(line))
+                except ValueError:
+                    pass  # the last line of a sampler stopped mid-write
+    return samples
+
+
+def window_samples(samples, window):
+    """The first and last sample inside the loadgen's window, or [] when there are not two."""
+    if not window:
+        return []
+    inside = [s for s in samples if window["start_ns"] <= s["t_ns"] <= window["end_ns"]]
+    return [inside[0], inside[-1]] if len(inside) >= 2 else []
+
+
+def keep_samples(path, samples):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(json.dumps(s) + "\n" for s in samples)
+    os.replace(tmp, path)
+
+
+def busy(samples, window, server_cores, loadgen_cores):
+    """How busy each side was in the loadgen's window (its CLOCK_MONOTONIC start_ns, end_ns), from
+    the sampler's first and last samples inside it: (CPU time + time runnable but not running) /
+    seconds / the CPUs the side may use, at most 1. A side whose threads always had work is 1 even
+    when other work on its core took part of it. -> (server, loadgen, method); None where the
+    samples do not say (no cgroup for that side, or samples spanning too little of the window)."""
+    if not window:
+        return None, None, None
+    t0, t1 = window["start_ns"], window["end_ns"]
+    inside = window_samples(samples, window)
+    if not inside or inside[-1]["t_ns"] - inside[0]["t_ns"] < COVER * (t1 - t0):
+        return None, None, None
+    a, b = inside
+    dt = (b["t_ns"] - a["t_ns"]) / 1e9
+
+    def side(name, cores):
+        if name not in a or name not in b or None in (a[name]["full_us"], b[name]["full_us"]):
+            return None
+        ran = (b[name]["usage_us"] - a[name]["usage_us"]) + (b[name]["full_us"] - a[name]["full_us"])
+        return min(1.0, ran / 1e6 / dt / cores)
+    s, lg = side("server", server_cores), side("loadgen", loadgen_cores)
+    return s, lg, BUSY_METHOD if s is not None or lg is not None else None
+
+
+def shared_core(placement, server_busy, loadgen_busy, server_util, loadgen_util):
+    """With --placement shared both sides run on one core, which either can fill: each waits while
+    the other runs, so neither's own figure shows a core the two kept full between them. There
+    both sides' busy is the core's: the larger own figure, or the two CPU shares together."""
+    if placement != "shared":
+        return server_busy, loadgen_busy
+    core = min(1.0, max(server_busy or 0, loadgen_busy or 0, (server_util or 0) + (loadgen_util or 0)))
+    return core, core
+
+
+def cores(placement, threads):
+    """The CPUs a side may use: one when pinned (split, shared), else one per thread up to all."""
+    if placement != "all":
+        return 1
+    return max(1, min(threads or 1, len(os.sched_getaffinity(0))))
 
 
 def read_perf(path):
@@ -119,12 +241,24 @@ def build_row(a):
         if kernel and "total" in kernel:
             row["perf_syscalls_per_req"] = kernel["total"] / req
 
-    # Who set the pace? A loadgen whose core is full while the server's is not measured itself.
+    # Who set the pace (results.bound): the side whose CPU was saturated, the server first; a missed
+    # rate with neither saturated is "neither". Busy is what a side ran plus what it waited to run,
+    # from the sampler; without samples, its CPU share (which a busy neighbour on its core lowers).
     util_lg, util_srv = lg.get("loadgen_cpu_util") or 0, srv["util"] or 0
-    missed = bool(a.rate) and lg["achieved_rps"] < 0.95 * a.rate
-    row["loadgen_bound"] = (util_lg >= 0.95 and util_srv < 0.90) or missed
+    srv_cores = cores(a.placement, srv["threads"])
+    lg_cores = cores(a.placement, (lg.get("config") or {}).get("threads"))
+    samples = read_samples(a.busy)
+    b_srv, b_lg, how = busy(samples, lg.get("window"), srv_cores, lg_cores)
+    if samples:
+        keep_samples(a.busy, window_samples(samples, lg.get("window")))
     detail["server_util"] = util_srv
     detail["loadgen_util"] = util_lg
+    detail["server_busy"], detail["loadgen_busy"] = shared_core(
+        a.placement, b_srv if b_srv is not None else min(1.0, util_srv / srv_cores),
+        b_lg if b_lg is not None else util_lg, util_srv, util_lg)
+    detail["busy_method"] = {"server": how if b_srv is not None else "CPU share",
+                             "loadgen": how if b_lg is not None else "CPU share"}
+    row["bound"] = results.bound(detail["server_busy"], detail["loadgen_busy"], a.rate or None, lg["achieved_rps"])
 
     if row["status"] == "ok":
         if req == 0:
@@ -145,6 +279,8 @@ def build_row(a):
 
 
 def main():
+    if sys.argv[1:2] == ["sample"]:
+        return sample_main(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--out", required=True)
     for name in ("server", "variant", "placement", "count_method", "status"):
@@ -155,6 +291,7 @@ def main():
     p.add_argument("--stats")
     p.add_argument("--perf")
     p.add_argument("--loadgen")
+    p.add_argument("--busy", help="the sampler's output (row.py sample)")
     p.add_argument("--extra", default="{}", help="JSON merged into the rows.json object")
     p.add_argument("--progress", help="REP/REPS, for the progress line on stderr")
     a = p.parse_args()
@@ -206,7 +343,8 @@ def progress_line(r, rep):
     p99 = r.get("p99_us")
     p99s = "-" if p99 is None else (f"{p99 / 1000:.1f} ms" if p99 >= 1000 else f"{p99:.0f} µs")
     status = "" if r["status"] == "ok" else f" [{r['status']}]"
-    bound = " LOADGEN-BOUND" if r.get("loadgen_bound") else ""
+    bound = {"server": " SERVER-BOUND", "loadgen": " LOADGEN-BOUND",
+             "neither": " RATE MISSED (neither core saturated)"}.get(r.get("bound") or "", "")
     return (f"{prefix} {name} N={r['connections']:,} M={r['active']} {load}: {f('achieved_rps', ',.0f')} req/s, "
             f"{f('syscalls_per_req', '.2f')} syscalls/req (perf {f('perf_syscalls_per_req', '.2f')}), "
             f"{f('cpu_us_per_req', '.1f')} µs CPU/req, p99 {p99s}{eta}{status}{bound}")
