@@ -14,10 +14,11 @@
  *    ring buffer handed back: a client that never reads then holds its own buffer, not the shared
  *    ring that every other connection needs (sending straight from ring buffers saves a 64-byte
  *    memcpy but lets a few stalled clients starve everyone). Each multishot recv is armed for at
- *    most the room left under --buffer (the kernel's recv byte limit, Linux 6.16+), so reading
- *    stops by itself at the cap: the same backpressure rule as conn.h. On older kernels it stops
- *    by cancelling the recv at the cap, and what arrives before the cancellation lands is held in
- *    ring buffers until it fits (enough stalled clients can then pin the ring).
+ *    most the room at the tail of that buffer (the kernel's recv byte limit, Linux 6.16+), so
+ *    reading stops by itself at the cap, the same backpressure rule as conn.h, and every byte
+ *    received fits at once. On older kernels (or --recv-limit off) it stops by cancelling the
+ *    recv, and what arrives before the cancellation lands is held in ring buffers until it fits;
+ *    a connection holding any is not re-armed, so what one client can pin is one pass's worth.
  *  - one send in flight per connection, so the echo keeps its order; a short send (or data that
  *    arrived meanwhile) is sent by the next one, from where the last stopped.
  *  - one io_uring_submit_and_wait() per pass: the sends and re-arms queued while handling a batch
@@ -37,7 +38,8 @@
  * would receive the old connection's completions.
  * user_data of every operation: the connection's fd in the high bits, the operation in the low ones.
  *
- * Exit status 77 (and a message) where the kernel refuses io_uring or lacks what this needs.
+ * Exit status 77 (and a message) where the kernel refuses io_uring (ENOSYS, EPERM) or is older than
+ * 6.0; any other setup failure is a failure (exit 1, the error on stderr), never a skip.
  * Run: echo-uring --port 7000, then: nc 127.0.0.1 7000
  */
 #include "server.h"
@@ -46,6 +48,7 @@
 #include <liburing.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 
 enum {
 	RING_ENTRIES = 4096,  /* submission queue; the completion queue is CQ_ENTRIES */
@@ -68,6 +71,7 @@ enum flag {
 	PEER_EOF = 1u << 3,   /* the peer shut down its side: send what is pending, then close */
 	FAILED = 1u << 4,     /* reset or error: close as soon as nothing is in flight */
 	STARVED = 1u << 5,    /* its recv ended with -ENOBUFS: re-arm when buffers return */
+	RECV_LIMITED = 1u << 6, /* the live recv was armed with the kernel's byte limit */
 };
 
 struct uconn {
@@ -138,27 +142,61 @@ static void arm_signals(void)
 }
 
 /* Where the kernel takes it (Linux 6.16+: sqe->optlen, which liburing 2.3 still calls file_index),
- * a multishot recv is armed for at most the room the connection has left: it ends by itself once
- * that much has come in, so a client that sends without reading never gets more than --buffer
- * into the server. Without it, reading is stopped by cancelling the recv at the cap, and what
- * arrives before the cancellation lands (up to the whole socket receive queue, in one wait) sits
- * in ring buffers the other connections need: measured by make torture's never_read, new clients
- * went unserved once 50 clients had stopped reading. */
+ * a multishot recv is armed for at most the room at the tail of the connection's buffer: it ends
+ * by itself once that much has come in, so every byte it delivers is copied in at once and its
+ * ring buffer handed back. A client that sends without reading never gets more than --buffer into
+ * the server, and no client can hold ring buffers. The room is the *tail* room, not --buffer less
+ * what is pending: while a send is in flight the pending bytes cannot be moved to the front, so
+ * room counted from the pending bytes was room the bytes could not go to. They were then held in
+ * ring buffers, one per completion: a client that stopped reading after a partial echo and
+ * trickled 1-byte segments pinned a 4 KiB ring buffer per byte (make torture's trickle).
+ * Without the limit (older kernels, or --recv-limit off), reading is stopped by cancelling the
+ * recv once the tail room is below one ring buffer, and what arrives before the cancellation lands
+ * is held in ring buffers until it fits; a connection holding any is not re-armed until they are
+ * copied in, so what one client can hold is what arrives in one pass. Measured by make torture's
+ * never_read with no limit at all: new clients went unserved once 50 clients had stopped reading.
+ * The kernel's answer to a limit it does not know is -EINVAL for every recv armed with one: the
+ * first switches the whole server to cancelling, and each of the others is simply re-armed.
+ * --recv-limit fake-einval makes this server meet exactly that, on any kernel (a NOP that
+ * completes the recv's tag with -EINVAL, IORING_NOP_INJECT_RESULT), so the path is tested here. */
 static bool recv_limit = true;
+static bool recv_limit_fake; /* --recv-limit fake-einval, until the first -EINVAL switches it off */
+static const char *limit_opt = "auto";
+#ifndef IORING_NOP_INJECT_RESULT
+#define IORING_NOP_INJECT_RESULT (1u << 0) /* Linux 6.10; liburing 2.3 predates it */
+#endif
+
+/* Room at the tail of the buffer, where received bytes are copied to; first moves the pending
+ * bytes to the front when the tail is short and no send is reading them. */
+static uint32_t tail_room(struct uconn *c)
+{
+	if (cfg.buffer - c->len < buf_size && c->off > 0 && !(c->flags & SENDING)) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	return (uint32_t)cfg.buffer - c->len;
+}
 
 static void arm_recv(struct uconn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get();
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BUF_GROUP;
+	if (recv_limit && recv_limit_fake) {
+		io_uring_prep_nop(sqe);
+		sqe->rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags */
+		sqe->len = (uint32_t)-EINVAL;
+	} else {
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = BUF_GROUP;
+	}
 	/* The kernel stops once the total reaches the limit, and the recv that gets there may fill a
 	 * whole buffer: so the limit leaves a buffer's room (progress() arms only with that much). */
 	if (recv_limit)
-		sqe->file_index = (uint32_t)(cfg.buffer - pending(c)) - buf_size + 1; /* optlen */
+		sqe->file_index = tail_room(c) - buf_size + 1; /* optlen */
 	io_uring_sqe_set_data64(sqe, tag(c->fd, OP_TAG_RECV));
 	sys_op_counted(OP_RECV);
-	c->flags |= RECV_ARMED;
+	c->flags = (c->flags & ~RECV_LIMITED) | RECV_ARMED | (recv_limit ? RECV_LIMITED : 0);
 }
 
 static void cancel_recv(struct uconn *c)
@@ -252,8 +290,10 @@ static void progress(struct uconn *c)
 		take_held(c);
 		if (c->off == c->len)
 			c->off = c->len = 0;
-		else if (!(c->flags & FAILED))
+		else if (!(c->flags & FAILED)) {
+			tail_room(c); /* compact now, if the tail is short: the send pins it from here */
 			send_pending(c);
+		}
 	}
 	bool done = (c->flags & FAILED) || ((c->flags & PEER_EOF) && pending(c) == 0);
 	if (done) {
@@ -262,11 +302,17 @@ static void progress(struct uconn *c)
 			conn_free(c);
 		return;
 	}
-	uint32_t room = pending(c) < cfg.buffer ? (uint32_t)cfg.buffer - pending(c) : 0;
-	if (!room)
-		cancel_recv(c); /* backpressure: stop reading until the peer takes its echo */
-	else if (!(c->flags & (RECV_ARMED | PEER_EOF | STARVED)) && (!recv_limit || room >= buf_size))
+	/* Read only while the next buffer's worth fits at the tail and nothing is held: that is
+	 * the backpressure rule (stop reading until the peer takes its echo), and the bound on the
+	 * ring buffers a connection holds. A limited recv stops by itself within the tail room it
+	 * was armed with; an unlimited one is cancelled. */
+	bool room = tail_room(c) >= buf_size && c->held_head == NO_BUF;
+	if (!room) {
+		if (!(c->flags & RECV_LIMITED))
+			cancel_recv(c);
+	} else if (!(c->flags & (RECV_ARMED | PEER_EOF | STARVED))) {
 		arm_recv(c);
+	}
 }
 
 static void adopt(int fd)
@@ -302,12 +348,16 @@ static void arm_listen_poll(void)
 
 static void accept_now(void)
 {
-	uint64_t shed = atomic_load_explicit(&stats.accept_emfile, memory_order_relaxed);
 	int fd;
 	while ((fd = listener_accept(&lis, false)) >= 0 || errno == ECONNABORTED)
 		if (fd >= 0)
 			adopt(fd);
-	if (atomic_load_explicit(&stats.accept_emfile, memory_order_relaxed) == shed)
+	/* EAGAIN: the backlog is empty and an fd was free, so the multishot accept can go back.
+	 * EMFILE (every fd in use, nothing left to shed) or a resource error: keep waiting on the
+	 * listener. Deciding by whether this pass shed anything, as an earlier version did, spun at
+	 * the limit with one client leaving and another arriving: the arrival took the freed fd, the
+	 * pass shed nothing, and the re-armed multishot accept failed with -EMFILE at once, forever. */
+	if (errno == EAGAIN)
 		arm_accept();
 	else
 		arm_listen_poll();
@@ -332,8 +382,13 @@ static void on_accept(struct io_uring_cqe *cqe)
 
 static void on_recv(struct uconn *c, struct io_uring_cqe *cqe)
 {
+	uint32_t armed = c->flags;
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		c->flags &= ~(RECV_ARMED | CANCELING);
+		c->flags &= ~(RECV_ARMED | CANCELING | RECV_LIMITED);
+	if (recv_limit_fake && (armed & RECV_LIMITED) && cqe->res != -EINVAL) {
+		errno = cqe->res < 0 ? -cqe->res : 0; /* the NOP did not inject its result */
+		server_fatal(&cfg, "--recv-limit fake-einval needs IORING_NOP_INJECT_RESULT (Linux 6.10)");
+	}
 	if (cqe->res > 0) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		uint32_t n = (uint32_t)cqe->res;
@@ -363,10 +418,13 @@ static void on_recv(struct uconn *c, struct io_uring_cqe *cqe)
 		else
 			starved = c;
 		starved_tail = c;
-	} else if (cqe->res == -EINVAL && recv_limit) {
-		recv_limit = false; /* a kernel without the recv limit: cancel at the cap instead */
-		fprintf(stderr, "echo-uring: this kernel has no multishot recv limit: reading stops by "
-				"cancelling at --buffer\n");
+	} else if (cqe->res == -EINVAL && (armed & RECV_LIMITED)) {
+		/* A kernel without the recv limit refuses every recv armed with one: the first switches
+		 * the server to cancelling at the cap, the ones already in flight are just re-armed. */
+		if (recv_limit)
+			fprintf(stderr, "echo-uring: this kernel has no multishot recv limit: reading stops "
+					"by cancelling at --buffer\n");
+		recv_limit = recv_limit_fake = false;
 	} else if (cqe->res != -ECANCELED) {
 		STAT_ADD(resets, 1);
 		c->flags |= FAILED;
@@ -452,6 +510,33 @@ static int submit_and_wait(void)
 	return io_uring_submit_and_wait_timeout(&ring, &cqe, wait_nr, &ts, NULL);
 }
 
+/* Exit 77 is for a reason outside this code: the kernel refuses io_uring (ENOSYS: not built in;
+ * EPERM: kernel.io_uring_disabled, or a seccomp or LSM policy) or is older than what this needs.
+ * Anything else (EINVAL from our own parameters on a kernel that has everything, ENOMEM, ...) is a
+ * failure, exit 1: a skip there would hide a bug behind every uring test, bench row and gate check. */
+static _Noreturn void setup_failed(const char *what, int err, const char *needs)
+{
+	bool refused = err == ENOSYS || err == EPERM;
+	fprintf(stderr, "echo-uring: %s: %s%s\n", what, strerror(err),
+		refused ? " (io_uring disabled or not built in: skipped)" : needs);
+	exit(refused ? EXIT_UNSUPPORTED : 1);
+}
+
+/* This needs Linux 6.0 (multishot recv, provided-buffer rings): on an older kernel the setup's
+ * EINVALs mean "not there", which is a skip, not a failure. */
+static void require_kernel(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		server_fatal(&cfg, "uname");
+	if (major < 6) {
+		fprintf(stderr, "echo-uring: Linux %s: needs Linux 6.0 (multishot recv, buffer rings): "
+				"skipped\n", u.release);
+		exit(EXIT_UNSUPPORTED);
+	}
+}
+
 /* The strongest setup the kernel takes. Returns the variant name. */
 static const char *ring_init(void)
 {
@@ -472,11 +557,9 @@ static const char *ring_init(void)
 		if (rc == 0)
 			return tries[i].name;
 		if (rc != -EINVAL)
-			break; /* EINVAL: flags this kernel does not know; anything else: no io_uring */
+			break; /* EINVAL: flags this kernel does not know; anything else is final */
 	}
-	fprintf(stderr, "echo-uring: io_uring_setup: %s (io_uring disabled or not built in?)\n",
-		strerror(-rc));
-	exit(EXIT_UNSUPPORTED);
+	setup_failed("io_uring_setup", -rc, "");
 }
 
 static void buffers_init(void)
@@ -489,13 +572,14 @@ static void buffers_init(void)
 		server_fatal(&cfg, "buffer ring memory");
 	struct io_uring_buf_reg reg = {
 		.ring_addr = (uintptr_t)br, .ring_entries = BUF_COUNT, .bgid = BUF_GROUP};
+	/* Test hook (tests/uring/test_setup.sh): a count that is not a power of two, which every
+	 * kernel refuses with EINVAL: the path where our own parameters are wrong must fail. */
+	if (getenv("MUXBENCH_TEST_URING_BAD_BUF_RING"))
+		reg.ring_entries = BUF_COUNT - 1;
 	sys_counted(SYS_IO_URING_REGISTER);
 	int rc = io_uring_register_buf_ring(&ring, &reg, 0);
-	if (rc != 0) {
-		fprintf(stderr, "echo-uring: io_uring_register_buf_ring: %s (needs Linux 6.0)\n",
-			strerror(-rc));
-		exit(EXIT_UNSUPPORTED);
-	}
+	if (rc != 0)
+		setup_failed("io_uring_register_buf_ring", -rc, " (a bug: this kernel has buffer rings)");
 	io_uring_buf_ring_init(br);
 	for (uint16_t bid = 0; bid < BUF_COUNT; bid++)
 		io_uring_buf_ring_add(br, bufs + (size_t)bid * buf_size, buf_size, bid,
@@ -510,8 +594,20 @@ int main(int argc, char **argv)
 		 "longest a wait holds out for a batch of completions (20us; 0: never)"},
 		{"batch-min", OPT_COUNT, &batch_min, 1, BATCH_MAX, "N",
 		 "hold out only after a pass that reaped at least N requests (16)"},
+		{"recv-limit", OPT_STRING, &limit_opt, 0, 0, "auto|off|fake-einval",
+		 "cap each recv at the tail room (auto: if the kernel takes it; fake-einval: act as "
+		 "a kernel without it, for tests)"},
 		{0}};
 	options_parse(&cfg, argc, argv, options);
+	if (strcmp(limit_opt, "off") == 0)
+		recv_limit = false;
+	else if (strcmp(limit_opt, "fake-einval") == 0)
+		recv_limit_fake = true;
+	else if (strcmp(limit_opt, "auto") != 0) {
+		fprintf(stderr, "echo-uring: --recv-limit: must be auto, off or fake-einval (see --help)\n");
+		exit(2);
+	}
+	require_kernel();
 	cfg.variant = ring_init();
 	buffers_init();
 	server_start(&cfg, SIGNALS_FD, false, &lis);

@@ -166,7 +166,9 @@ static int shed_at_emfile(struct listener *l)
 		pthread_rwlock_unlock(l->fd_lock);
 	if (fd < 0 && l->spare < 0)
 		back_off(); /* not even the spare: nothing to do but not spin */
-	errno = fd >= 0 ? ECONNABORTED : EAGAIN;
+	/* EMFILE, not EAGAIN, when nothing was shed: every fd is still in use, which a caller whose
+	 * next accept takes an fd before it looks at the backlog (io_uring's) must know. */
+	errno = fd >= 0 ? ECONNABORTED : EMFILE;
 	return -1;
 }
 

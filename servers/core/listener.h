@@ -54,7 +54,8 @@ void listener_ready(const struct server_config *cfg, int fd);
 
 /* Accepts one connection: its fd, non-blocking unless blocking is asked for. Otherwise -1 and errno:
  * EAGAIN: nothing pending; ECONNABORTED: a connection was refused or gone (call again);
- * anything else: a resource error (counted; wait for the next readiness). */
+ * EMFILE: out of fds with nothing pending to shed (wait for the next readiness: an arrival is
+ * shed then); anything else: a resource error (counted; wait for the next readiness). */
 int listener_accept(struct listener *l, bool blocking);
 
 /* The checks every accepted fd goes through (fd_limit, --max-conns, TCP_NODELAY), for an fd that was
