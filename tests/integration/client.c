@@ -59,7 +59,8 @@ void pattern_fill(uint32_t id, uint64_t off, uint8_t *buf, size_t len)
 }
 
 /* src: a source address in network order, or INADDR_ANY to let the kernel choose (127.0.0.1). */
-static void start_connect_from(struct conn *c, in_addr_t src, uint16_t port, uint32_t id, int bufsize)
+static void start_connect_from(struct conn *c, in_addr_t src, uint16_t port, uint32_t id, int bufsize,
+			       int mss)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -80,13 +81,15 @@ static void start_connect_from(struct conn *c, in_addr_t src, uint16_t port, uin
 		SYS(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize));
 		SYS(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize));
 	}
+	if (mss > 0) /* the MSS we announce: the peer sends in segments of at most this */
+		SYS(setsockopt(c->fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss));
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == -1 && errno != EINPROGRESS)
 		FAIL("connect #%u to 127.0.0.1:%u: %s", id, port, strerror(errno));
 }
 
-static void start_connect(struct conn *c, uint16_t port, uint32_t id, int bufsize)
+static void start_connect(struct conn *c, uint16_t port, uint32_t id, int bufsize, int mss)
 {
-	start_connect_from(c, htonl(INADDR_ANY), port, id, bufsize);
+	start_connect_from(c, htonl(INADDR_ANY), port, id, bufsize, mss);
 }
 
 static void finish_connect(struct conn *c, size_t n, int64_t deadline)
@@ -133,7 +136,7 @@ void conn_open_many_from(struct conn *c, size_t n, const char *src, uint16_t por
 	for (size_t base = 0; base < n; base += CONNECT_BATCH) {
 		size_t k = n - base < CONNECT_BATCH ? n - base : CONNECT_BATCH;
 		for (size_t i = 0; i < k; i++)
-			start_connect_from(&c[base + i], from, port, first_id + (uint32_t)(base + i), 0);
+			start_connect_from(&c[base + i], from, port, first_id + (uint32_t)(base + i), 0, 0);
 		finish_connect(&c[base], k, deadline);
 	}
 }
@@ -145,7 +148,14 @@ void conn_open(struct conn *c, uint16_t port, uint32_t id, int64_t deadline)
 
 void conn_open_buf(struct conn *c, uint16_t port, uint32_t id, int bufsize, int64_t deadline)
 {
-	start_connect(c, port, id, bufsize);
+	start_connect(c, port, id, bufsize, 0);
+	finish_connect(c, 1, deadline);
+}
+
+void conn_open_narrow(struct conn *c, uint16_t port, uint32_t id, int bufsize, int mss,
+		      int64_t deadline)
+{
+	start_connect(c, port, id, bufsize, mss);
 	finish_connect(c, 1, deadline);
 }
 
@@ -185,9 +195,9 @@ size_t conn_pump_write(struct conn *c, uint64_t limit)
 }
 
 /* One read, verified against the pattern. >0 bytes, 0 EOF, -1 with *err = errno otherwise. */
-static ssize_t read_verify(struct conn *c, int *err)
+static ssize_t read_verify_max(struct conn *c, size_t max, int *err)
 {
-	ssize_t n = read(c->fd, rbuf, sizeof rbuf);
+	ssize_t n = read(c->fd, rbuf, max < sizeof rbuf ? max : sizeof rbuf);
 	if (n < 0) {
 		*err = errno;
 		return -1;
@@ -211,6 +221,30 @@ static ssize_t read_verify(struct conn *c, int *err)
 	}
 	c->rx += (uint64_t)n;
 	return n;
+}
+
+static ssize_t read_verify(struct conn *c, int *err)
+{
+	return read_verify_max(c, sizeof rbuf, err);
+}
+
+size_t conn_pump_read_to(struct conn *c, uint64_t rx_limit)
+{
+	size_t total = 0;
+	while (c->rx < rx_limit && !c->eof) {
+		int err = 0;
+		ssize_t n = read_verify_max(c, (size_t)(rx_limit - c->rx), &err);
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0 || err == EAGAIN || err == EWOULDBLOCK)
+			break;
+		if (err != EINTR)
+			FAIL("conn #%u: read after %llu of %llu bytes: %s", c->id,
+			     (unsigned long long)c->rx, (unsigned long long)c->tx, strerror(err));
+	}
+	return total;
 }
 
 size_t conn_pump_read(struct conn *c)

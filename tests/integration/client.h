@@ -41,6 +41,11 @@ void conn_open(struct conn *c, uint16_t port, uint32_t id, int64_t deadline);
 /* The same with SO_SNDBUF and SO_RCVBUF fixed to `bufsize` before connect(), which turns off the
  * kernel's autotuning of both for this socket (the kernel doubles the value for bookkeeping). */
 void conn_open_buf(struct conn *c, uint16_t port, uint32_t id, int bufsize, int64_t deadline);
+/* The same, also announcing an MSS of `mss`: the server's send buffer is sized from the MSS it
+ * sends with (ten segments' worth to start with), so over loopback's 64 KiB MSS the path from the
+ * server holds megabytes, and with a small MSS only tens of KiB. */
+void conn_open_narrow(struct conn *c, uint16_t port, uint32_t id, int bufsize, int mss,
+		      int64_t deadline);
 /* Close gracefully (FIN). */
 void conn_close(struct conn *c);
 /* Close abortively: SO_LINGER {1, 0} then close(), which sends RST instead of FIN. */
@@ -69,6 +74,8 @@ void echo_round(struct conn *c, size_t n, size_t bytes, unsigned flags, int64_t 
 size_t conn_pump_write(struct conn *c, uint64_t limit);
 /* Read and verify what is there; returns bytes read now (0 on EAGAIN); sets c->eof on EOF. */
 size_t conn_pump_read(struct conn *c);
+/* The same, but never past stream offset rx_limit (a partial echo of a known size). */
+size_t conn_pump_read_to(struct conn *c, uint64_t rx_limit);
 
 /* How a connection the server refused ends, seen from the client. */
 enum closed_how { CLOSED_EOF, CLOSED_RESET, CLOSED_NOT };

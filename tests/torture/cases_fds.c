@@ -171,3 +171,144 @@ void torture_storm(const struct target *t)
 	free(snap);
 	run_finish(&r, "storm", t);
 }
+
+/* emfile_churn: the server held at its fd limit while clients come and go one at a time. The
+ * emfile case closes every held connection at once, so it never sees the state this one lives
+ * in: every fd in use and the backlog empty. A server whose next accept takes an fd before it
+ * looks at the backlog (io_uring's accept) and that re-arms it there fails at once, forever: a
+ * spin with nothing to accept. Each 10 ms one held client leaves and a new one arrives; the
+ * newcomer is judged served (its byte comes back) or shed (closed by the server), and the server's
+ * CPU over the 5 s of churn must stay under 5% of a core. */
+#define CHURN_MS 5000
+#define CHURN_TICK_MS 10
+
+struct newcomer {
+	struct conn c;
+	bool open;
+};
+
+/* Served (true), shed (false), or still undecided (*decided false). */
+static bool newcomer_result(struct conn *c, bool *decided)
+{
+	size_t got = 0;
+	enum closed_how how = conn_wait_closed(c, now_ms(), &got);
+	*decided = got > 0 || how != CLOSED_NOT;
+	return got > 0;
+}
+
+void torture_emfile_churn(const struct target *t)
+{
+	if (is_server(t, "blocking-iterative"))
+		NA("holds one connection at a time: it never reaches its fd limit");
+	if (is_server(t, "busypoll"))
+		NA("spins a core by design: the no-accept-spin CPU bound cannot be told apart");
+	const size_t N = is_server(t, "epoll-workers") ? 700 : 400;
+	const size_t ticks = CHURN_MS / CHURN_TICK_MS;
+	struct server_opts o = {.nofile = EMFILE_NOFILE};
+	struct run r;
+	run_start(&r, t, &o);
+	struct conn *pool = xcalloc(N + ticks, sizeof *pool); /* held clients, oldest first */
+	conn_open_many(pool, N, r.s.port, 1, deadline_in(10000));
+	sleep_ms(500); /* let it accept what it can and shed the rest */
+	size_t held = 0, shed_initial = 0;
+	for (size_t i = 0; i < N; i++) {
+		if (conn_wait_closed(&pool[i], now_ms(), NULL) != CLOSED_NOT) {
+			shed_initial++;
+			conn_close(&pool[i]);
+		} else {
+			pool[held++] = pool[i];
+		}
+	}
+	if (shed_initial == 0)
+		FAIL("no connection shed with %zu clients against RLIMIT_NOFILE %d: not at the limit", N,
+		     EMFILE_NOFILE);
+	/* The premise, from the server's own counts: it holds every fd it can, and its backlog is
+	 * empty (every connection is either held or was shed). */
+	uint64_t conns = server_wait_stat(&r.s, "conns", held, 3000);
+	if (conns != held)
+		FAIL("premise: the server holds %llu connections, %zu clients are held",
+		     (unsigned long long)conns, held);
+
+	const size_t held0 = held;
+	const int fds0 = proc_tree_count_fds(r.s.pid);
+
+	struct newcomer *nc = xcalloc(ticks, sizeof *nc);
+	size_t first = 0, served = 0, shed = 0, left = 0;
+	int64_t t0 = now_ms();
+	long long cpu0 = proc_tree_cpu_ticks(r.s.pid);
+	int64_t next = t0;
+	for (size_t k = 0; k < ticks; k++) {
+		if (first < held) { /* one out: the oldest held client leaves */
+			conn_close(&pool[first++]);
+			left++;
+		}
+		conn_open(&nc[k].c, r.s.port, (uint32_t)(100000 + k), deadline_in(5000));
+		nc[k].open = true;
+		if (conn_pump_write(&nc[k].c, 1) != 1)
+			FAIL("newcomer #%zu: its byte did not go out", k);
+		for (size_t j = 0; j <= k; j++) { /* decide the newcomers that can be decided */
+			bool decided, ok;
+			if (!nc[j].open)
+				continue;
+			ok = newcomer_result(&nc[j].c, &decided);
+			if (!decided)
+				continue;
+			nc[j].open = false;
+			if (ok) {
+				served++;
+				pool[held++] = nc[j].c; /* now one of the held, to leave in its turn */
+			} else {
+				shed++;
+				conn_close(&nc[j].c);
+			}
+		}
+		next += CHURN_TICK_MS;
+		if (deadline_left(next) > 0)
+			sleep_ms(deadline_left(next));
+	}
+	double pct = cpu_pct_since(r.s.pid, cpu0, t0);
+	/* The last newcomers get 3 s to be decided: none may be left in the backlog. */
+	int64_t deadline = deadline_in(3000);
+	for (size_t j = 0; j < ticks; j++) {
+		while (nc[j].open) {
+			bool decided, ok = newcomer_result(&nc[j].c, &decided);
+			if (decided) {
+				nc[j].open = false;
+				served += ok;
+				shed += !ok;
+				conn_close(&nc[j].c);
+			} else if (deadline_left(deadline) == 0) {
+				FAIL("newcomer #%zu neither served nor shed 3 s after the churn (%zu served, "
+				     "%zu shed)", j, served, shed);
+			} else {
+				sleep_ms(5);
+			}
+		}
+	}
+	char *snap = server_snapshot(&r.s);
+	uint64_t counted = stats_u64(snap, "accept_emfile");
+	free(snap);
+	run_figure(&r, "%zu held, %d fds open at the limit; churn %zu out, %zu in: %zu served, %zu "
+		   "shed; cpu over the churn %.1f%% < %.0f%%; accept_emfile %llu = %zu shed",
+		   held0, fds0, left, ticks, served, shed, pct, EMFILE_CPU_MAX_PCT,
+		   (unsigned long long)counted, shed_initial + shed);
+	if (pct >= EMFILE_CPU_MAX_PCT)
+		FAIL("server used %.1f%% of a core over %d ms of one-out-one-in at its fd limit: an "
+		     "accept spin (%zu served, %zu shed)",
+		     pct, CHURN_MS, served, shed);
+	if (served == 0)
+		FAIL("no newcomer served in %zu arrivals while clients left", ticks);
+	if (!is_server(t, "libuv") && counted != shed_initial + shed)
+		FAIL("%zu connections shed but accept_emfile is %llu", shed_initial + shed,
+		     (unsigned long long)counted);
+	for (size_t i = first; i < held; i++)
+		conn_close(&pool[i]);
+	free(pool);
+	free(nc);
+	normal_client(&r.s, 300000, "after the churn");
+	int after = wait_fds(&r.s, r.idle_fds, 5000);
+	run_figure(&r, "recovered; fds %d -> %d", r.idle_fds, after);
+	if (after != r.idle_fds)
+		FAIL("server holds %d fds after every client left, %d when idle", after, r.idle_fds);
+	run_finish(&r, "emfile_churn", t);
+}

@@ -105,3 +105,24 @@ double json_latency_us(const char *doc, const char *pct)
 		FAIL("loadgen JSON has no latency_us.%s: %.200s", pct, doc);
 	return strtod(p + strlen(key), NULL);
 }
+
+double echo_capacity(uint16_t port, const char *dir, int conns)
+{
+	char json[160], nconns[16];
+	snprintf(json, sizeof json, "%s/capacity.json", dir);
+	snprintf(nconns, sizeof nconns, "%d", conns);
+	static const char *const more[] = {"--size", "1", "--duration", "1s", "--warmup", "300ms",
+					   NULL};
+	pid_t lg = loadgen_start(port, nconns, more, json);
+	int status = loadgen_reap(lg, 20000);
+	char *doc = slurp(json);
+	uint64_t reqs = json_u64(doc, "requests"), errs = json_u64(doc, "errors");
+	const char *a = strstr(doc, "\"achieved_rps\":");
+	double rps = a != NULL ? strtod(a + strlen("\"achieved_rps\":"), NULL) : 0;
+	free(doc);
+	SYS(unlink(json));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || errs != 0 || reqs == 0 || rps <= 0)
+		FAIL("capacity probe: loadgen wait status 0x%x, %llu requests, %llu errors", status,
+		     (unsigned long long)reqs, (unsigned long long)errs);
+	return rps;
+}

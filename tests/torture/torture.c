@@ -22,14 +22,21 @@ static const struct torture_case cases[] = {
      "200 clients write until they stall and never read: held <= 200 x cap, RSS < that + 8 MiB"},
     {"emfile", torture_emfile, 60,
      "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery"},
+    {"emfile_churn", torture_emfile_churn, 60,
+     "at RLIMIT_NOFILE 256, one client out and one in every 10 ms for 5 s: CPU < 5%, each "
+     "newcomer served or shed and counted, recovery"},
     {"storm", torture_storm, 120,
      "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash"},
+    {"trickle", torture_trickle, 90,
+     "20 clients stop reading after a partial echo, then send a byte each 10 ms for 5 s: 50 "
+     "normal clients unharmed, held <= 20 x cap"},
     {"odd_sizes", torture_odd_sizes, 90,
      "0-byte, 1-byte, 16 MiB single writes, random sizes and pauses: echoed exactly"},
     {"frozen", torture_frozen, 60,
      "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact"},
     {"usr1_storm", torture_usr1_storm, 40,
-     "SIGUSR1 100 times a second under 10k req/s: no request lost, every snapshot written"},
+     "SIGUSR1 100 times a second under load (10k req/s or a tenth of capacity): no request "
+     "lost, every snapshot written"},
     {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line"},
     {"sigpipe", torture_sigpipe, 60,
      "clients reset mid-echo, and one in CLOSE_WAIT while owed output (EPIPE): the server "
@@ -37,8 +44,8 @@ static const struct torture_case cases[] = {
     {"crowd", torture_crowd, 120,
      "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash"},
     {"slowloris", torture_slowloris, 90,
-     "1,000 clients send 1 byte per 10 ms: 50 normal clients' p99 within 10x of the same load "
-     "on a twin server"},
+     "1,000 clients send a byte at a time (20% of capacity at most): 50 normal clients' p99 "
+     "within 10x of the same load on a twin server"},
     {"limits", torture_limits, 60,
      "default bind 127.0.0.1; --bind 0.0.0.0 warns; --max-conns 20 vs a burst of 60: refusals "
      "counted"},

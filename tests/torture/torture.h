@@ -31,7 +31,7 @@ struct run {
 	long long cpu0;	    /* tree CPU ticks at t0 */
 	int idle_fds;	    /* tree fd count at t0: what the server holds with no client */
 	long idle_rss_kb;   /* tree VmRSS at t0 */
-	char figures[512];  /* the deciding figures, appended by the case */
+	char figures[1024]; /* the deciding figures, appended by the case */
 };
 
 typedef void torture_fn(const struct target *t);
@@ -75,6 +75,11 @@ pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
 		    const char *json_path);
 /* Wait for it to exit (fails after timeout_ms); returns the wait status. */
 int loadgen_reap(pid_t pid, int timeout_ms);
+/* What this machine does now: 1-byte echoes per second in a closed loop over `conns`
+ * connections to port for 1 s (the loadgen, after 300 ms of warm-up); dir takes its JSON. A case
+ * whose load must not depend on the machine's speed (up to 5x between machines of one kind) takes
+ * a fixed fraction of this instead of an absolute rate. */
+double echo_capacity(uint16_t port, const char *dir, int conns);
 /* A whole small file, NUL-terminated (malloc'd); an integer and a latency_us percentile of the
  * loadgen's JSON. */
 char *slurp(const char *path);
@@ -84,7 +89,9 @@ double json_latency_us(const char *doc, const char *pct);
 /* The cases, one file per group. */
 torture_fn torture_never_read;	/* cases_memory.c */
 torture_fn torture_emfile;	/* cases_fds.c */
+torture_fn torture_emfile_churn; /* cases_fds.c */
 torture_fn torture_storm;	/* cases_fds.c */
+torture_fn torture_trickle;	/* cases_trickle.c */
 torture_fn torture_odd_sizes;	/* cases_io.c */
 torture_fn torture_frozen;	/* cases_peers.c */
 torture_fn torture_usr1_storm;	/* cases_signals.c */
