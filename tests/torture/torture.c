@@ -121,7 +121,7 @@ void run_finish(struct run *r, const char *case_name, const struct target *t)
 	double cpu = cpu_pct_since(r->s.pid, r->cpu0, r->t0);
 	long rss = peak_rss_growth_kb(r);
 	server_stop(&r->s, 5000);
-	printf("PASS %s/%s %s; cpu %.0f%%; peak rss %+.1f MiB; lost 0; alive\n", case_name, t->name,
+	printf("PASS %s/%s %s; cpu %.0f%%; peak rss %+.1f MiB; alive\n", case_name, t->name,
 	       r->figures, cpu, (double)rss / 1024.0);
 	fflush(stdout);
 }
