@@ -74,14 +74,30 @@ static enum conn_rc flush(struct conn *c)
 	return c->eof ? CONN_CLOSE : CONN_MORE;
 }
 
+/* Before a read: move the pending output to the front of the buffer when the room behind it
+ * (cap - len) is smaller than the room before it (off), which includes the case of no room behind.
+ * Under backpressure the pending output sits at an offset, and a read into only the tail room takes
+ * a sliver of the next request and leaves the rest for a second read: two syscalls and two
+ * `requests` for one. Compacting when the front is the larger room at least doubles what the
+ * read is offered. The cost is bounded: the bytes moved (the pending output, len - off) are fewer
+ * than cap - 2 * (cap - len), so a large move happens only when the tail room is nearly gone and
+ * the read would otherwise get almost nothing; at most one move per read; and only while output is
+ * pending (off > 0 only then: a complete flush resets off and len), i.e. only under backpressure.
+ * (Compacting only once the buffer was full, cap == len, made moves as large, each after a read
+ * spent on the tail's sliver.) */
+static void make_room(struct conn *c)
+{
+	if (c->cap - c->len >= c->off)
+		return;
+	memmove(c->buf, c->buf + c->off, c->len - c->off);
+	c->len -= c->off;
+	c->off = 0;
+}
+
 enum conn_rc conn_on_readable(struct conn *c)
 {
 	bool was_pending = conn_wants_write(c);
-	if (c->len == c->cap) { /* room only at the front: move the pending bytes there */
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = 0;
-	}
+	make_room(c);
 	ssize_t n = sys_read(c->fd, c->buf + c->len, c->cap - c->len);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? CONN_AGAIN : conn_failed();

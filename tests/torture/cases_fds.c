@@ -83,9 +83,7 @@ void torture_emfile(const struct target *t)
 		FAIL("%zu connections neither shed nor held: left in the backlog (server holds "
 		     "%llu)",
 		     N - shed - (size_t)conns, (unsigned long long)conns);
-	/* libuv sheds by itself (uv__emfile_trick) and reports UV_EMFILE only when that fails, so
-	 * echo-libuv cannot count a successful shed. */
-	if (!is_server(t, "libuv") && counted != shed)
+	if (counted != shed)
 		FAIL("%zu connections shed but accept_emfile is %llu", shed,
 		     (unsigned long long)counted);
 
@@ -298,7 +296,7 @@ void torture_emfile_churn(const struct target *t)
 		     pct, CHURN_MS, served, shed);
 	if (served == 0)
 		FAIL("no newcomer served in %zu arrivals while clients left", ticks);
-	if (!is_server(t, "libuv") && counted != shed_initial + shed)
+	if (counted != shed_initial + shed)
 		FAIL("%zu connections shed but accept_emfile is %llu", shed_initial + shed,
 		     (unsigned long long)counted);
 	for (size_t i = first; i < held; i++)

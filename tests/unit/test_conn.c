@@ -1,5 +1,6 @@
 /* test_conn.c - the shared echo connection over a socketpair: echo, counting, backpressure (the
- * pending output never exceeds the buffer and comes back in order), half-close and a peer that left. */
+ * pending output never exceeds the buffer and comes back in order), one read per request while
+ * backpressured, half-close and a peer that left. */
 #include "check.h"
 #include "conn.h"
 #include "stats.h"
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -109,6 +111,87 @@ static void test_backpressure(void)
 	close(peer);
 }
 
+/* Bytes the kernel holds for fd to read. */
+static int unread(int fd)
+{
+	int n;
+	CHECK(ioctl(fd, FIONREAD, &n) == 0);
+	return n;
+}
+
+/* Under backpressure the pending output sits at an offset in the buffer and reads go behind it.
+ * A request that arrives while the buffer has room for two must still be taken in one read: read
+ * into the few bytes left at the tail it takes two (two syscalls, two `requests`), so the counts
+ * per request grow exactly when the server is loaded. The client keeps the connection
+ * backpressured (it reads echo only when the buffer has no room for two more requests) and sends
+ * one 64-byte request at a time; the connection reads again while its socket holds data, as a
+ * level-triggered loop would. Asserted: each request is exactly one data-returning read (so
+ * requests == bytes_in / 64 over the run), and the echo comes back whole and in order (the
+ * compaction moves pending bytes).
+ * What makes the pending output sit at an offset here, reproducibly: the smallest send buffer
+ * (the kernel then takes the echo in pieces of about 2 KiB, so writes come out short), and a
+ * buffer of 4000 bytes, not a multiple of 64, so that the tail room runs short of a whole request
+ * (over TCP a partial write ends anywhere, which does the same, but not reproducibly). The test
+ * checks that requests did arrive with output pending at an offset, or it would prove nothing. */
+static void test_one_read_per_request(void)
+{
+	enum { REQ = 64, RCAP = 4000, NREQ = 1000 };
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	int peer = sv[1], tiny = 1; /* the kernel rounds it up to its minimum */
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny) == 0);
+	struct conn *c = conn_new(sv[0], RCAP);
+	CHECK(c != NULL);
+	uint64_t req0 = atomic_load(&stats.requests), in0 = atomic_load(&stats.bytes_in);
+	uint64_t sent = 0, echoed = 0;
+	unsigned at_offset = 0;
+
+	for (int i = 0; i < NREQ; i++) {
+		/* The client reads some echo, the server writes more, until there is room for two. */
+		for (int idle = 0; c->len - c->off > RCAP - 2 * REQ;) {
+			unsigned char buf[512];
+			ssize_t n = read(peer, buf, sizeof buf);
+			if (n < 0)
+				CHECK(errno == EAGAIN);
+			for (ssize_t k = 0; k < n; k++, echoed++)
+				CHECK_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
+			uint32_t before = c->off;
+			CHECK(conn_on_writable(c) != CONN_CLOSE);
+			idle = n > 0 || c->off != before || !conn_wants_write(c) ? 0 : idle + 1;
+			CHECK(idle < 3); /* neither side moved: a stall, not backpressure */
+		}
+		unsigned char req[REQ];
+		for (int k = 0; k < REQ; k++)
+			req[k] = (unsigned char)((sent + k) * 31 + (sent + k) / 64);
+		CHECK_EQ(write(peer, req, REQ), REQ);
+		sent += REQ;
+		if (c->off > 0)
+			at_offset++;
+		uint64_t r = atomic_load(&stats.requests);
+		while (unread(c->fd) > 0 && conn_wants_read(c))
+			CHECK_EQ(conn_on_readable(c), CONN_MORE);
+		CHECK_EQ(unread(c->fd), 0);
+		CHECK_EQ(atomic_load(&stats.requests) - r, 1); /* this request took one read */
+	}
+	CHECK(at_offset > 0); /* partial writes did leave output pending at an offset */
+	CHECK_EQ(atomic_load(&stats.requests) - req0, NREQ);
+	CHECK_EQ(atomic_load(&stats.bytes_in) - in0, (uint64_t)NREQ * REQ);
+
+	/* The rest of the echo, whole and in order. */
+	while (echoed < sent) {
+		unsigned char buf[4096];
+		if (conn_wants_write(c))
+			CHECK(conn_on_writable(c) != CONN_CLOSE);
+		ssize_t n = read(peer, buf, sizeof buf);
+		CHECK(n > 0 || (n < 0 && errno == EAGAIN && conn_wants_write(c)));
+		for (ssize_t k = 0; k < n; k++, echoed++)
+			CHECK_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
+	}
+	CHECK(!conn_wants_write(c));
+	conn_close(c);
+	close(peer);
+}
+
 /* Half-close while output is pending: the rest is still written, then the connection is done. */
 static void test_eof_with_pending(void)
 {
@@ -173,6 +256,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_echo();
 	test_backpressure();
+	test_one_read_per_request();
 	test_eof_with_pending();
 	test_peer_gone();
 	CHECK_EQ(atomic_load(&stats.conns), 0);
