@@ -12,8 +12,8 @@
  * controls by the size of its segments.
  *
  * Set-up, per trickling client (one at a time, so the server's global counts are that client's):
- * it writes and reads partial echoes until the server has read all of it and holds, by its own
- * stats (bytes_in - bytes_out), some output it cannot send, below its cap; then every trickling
+ * it writes, reading nothing, until the server holds, by its own stats (bytes_in - bytes_out),
+ * output it cannot send, then fills the server's buffer to just under its cap; then every trickling
  * client sends a byte each 10 ms for 5 s while the loadgen's 50 connections echo at a fixed
  * rate (2% of the machine's capacity, at most 2k req/s). Judged: the loadgen's run has no error
  * and no starved connection; what the server holds stays within 20 x cap plus the loadgen's
@@ -55,72 +55,67 @@ static struct counts counts_now(struct server *s)
 	return k;
 }
 
+struct state {
+	uint64_t in;  /* what the server has read of c */
+	int64_t held; /* what it owes c */
+};
+
+static struct state state_now(struct server *s, const struct conn *c, struct counts base)
+{
+	struct counts k = counts_now(s);
+	struct state st = {k.in - base.in, (int64_t)(k.in - k.out) - (int64_t)(base.in - base.out)};
+	if (getenv("TORTURE_DEBUG") != NULL)
+		fprintf(stderr, "conn #%u: tx %llu rx %llu, server read %llu, holds %lld\n", c->id,
+			(unsigned long long)c->tx, (unsigned long long)c->rx, (unsigned long long)st.in,
+			(long long)st.held);
+	if (st.held > (int64_t)TR_CAP)
+		FAIL("trickle conn #%u: the server holds %lld B of its output, more than --buffer (%u "
+		     "B): it read past its cap (%llu of %llu B read)",
+		     c->id, (long long)st.held, TR_CAP, (unsigned long long)st.in,
+		     (unsigned long long)c->tx);
+	return st;
+}
+
+/* Wait until the server's counts for c stay put for 30 ms: it has read what it will read. */
+static struct state settle(struct server *s, const struct conn *c, struct counts base,
+			   int64_t deadline)
+{
+	struct state prev = {UINT64_MAX, -1};
+	for (;;) {
+		struct state st = state_now(s, c, base);
+		if (st.in == prev.in && st.held == prev.held)
+			return st;
+		if (deadline_left(deadline) == 0)
+			FAIL("premise: trickle conn #%u: the server read %llu of %llu B and did not settle "
+			     "within %d ms",
+			     c->id, (unsigned long long)st.in, (unsigned long long)c->tx, TR_SETUP_MS);
+		prev = st;
+		sleep_ms(30);
+	}
+}
+
 /* Bring client c to the state above. base: the server's counts before this client wrote. Returns
  * what the server holds of c's output.
  *
- * The path from the server to the client is about a MiB of kernel buffers, and the kernel wakes a
- * blocked sender only once about a third of its send buffer is free again, so the state is steered
- * to in small steps: first write until the path stalls (the server at its cap, the rest queued in
- * the kernel); then, while the server has not read everything (it stopped at its cap: the path is
- * full, which measures it), read 64 KiB of echo; once it has, and owes nothing, write what fills
- * the path's free room and half the server's buffer (or, before the path is measured, doubling
- * steps from 4 KiB). It ends when the server has read everything and owes between one byte and
- * its cap, and that stays put. */
+ * Reading nothing, the client writes 8 KiB at a time until the server owes it output (the path
+ * to the client is full: with a 536-byte MSS, some tens of KiB), then fills the server's buffer to
+ * just under its cap, so that its tail is nearly full while a send is in flight. A server that
+ * stops reading short of its cap (echo-uring's limited recv needs a ring buffer's room) leaves the
+ * last bytes unread, in the kernel, where they belong. A server that held a received byte anywhere
+ * but in its own buffer would show it here as more than --buffer owed: bytes_in counts it. */
 static int64_t hold_output(struct server *s, struct conn *c, struct counts base)
 {
 	int64_t deadline = deadline_in(TR_SETUP_MS);
-	int64_t last = now_ms();
-	while (now_ms() - last < 200) {
-		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-		if (poll(&pfd, 1, 50) > 0 && conn_pump_write(c, c->tx + 1 * MiB) > 0)
-			last = now_ms();
+	struct state st = settle(s, c, base, deadline);
+	while (st.held == 0) {
+		conn_pump_write(c, c->tx + 8 * KiB);
+		st = settle(s, c, base, deadline);
 	}
-	uint64_t step = 4 * KiB, step_max = 256 * KiB;
-	uint64_t path = 0; /* bytes the path to the client holds when full, once measured */
-	for (;;) {
-		if (deadline_left(deadline) == 0)
-			FAIL("premise: trickle conn #%u: in %d ms the server never read all of it while "
-			     "owing it output",
-			     c->id, TR_SETUP_MS);
-		struct counts k = counts_now(s);
-		uint64_t in = k.in - base.in;
-		int64_t held = (int64_t)(k.in - k.out) - (int64_t)(base.in - base.out);
-		if (getenv("TORTURE_DEBUG") != NULL)
-			fprintf(stderr, "conn #%u: tx %llu rx %llu, server read %llu, holds %lld\n", c->id,
-				(unsigned long long)c->tx, (unsigned long long)c->rx,
-				(unsigned long long)in, (long long)held);
-		if (held > (int64_t)TR_CAP)
-			FAIL("trickle conn #%u: the server holds %lld B of its output, more than --buffer "
-			     "(%u B): it read past its cap (%llu of %llu B read)",
-			     c->id, (long long)held, TR_CAP, (unsigned long long)in,
-			     (unsigned long long)c->tx);
-		uint64_t out = k.out - base.out;
-		if (in < c->tx) {
-			/* The server stopped at its cap, so the path is full: measure it, for the
-			 * next approach, then read a partial echo to make room. */
-			if (held == (int64_t)TR_CAP && out >= c->rx)
-				path = out - c->rx;
-			conn_pump_read_to(c, c->rx + 64 * KiB);
-			if (step > 4 * KiB) { /* overshot: approach more slowly next time */
-				step_max = step_max / 4 > 4 * KiB ? step_max / 4 : 4 * KiB;
-				step = 4 * KiB;
-			}
-		} else if (held > 0 && held < (int64_t)TR_CAP) {
-			sleep_ms(100); /* read everything, owes output: does it stay put? */
-			struct counts k2 = counts_now(s);
-			if (k2.in == k.in && k2.out == k.out)
-				return held;
-			continue;
-		} else if (held == 0 && path > out - c->rx) {
-			/* Fill the path's free room and half the server's buffer, in one go. */
-			conn_pump_write(c, c->tx + path - (out - c->rx) + TR_CAP / 2);
-			path = 0; /* measured again if this overshoots */
-		} else if (held == 0) {
-			conn_pump_write(c, c->tx + step); /* doubling: the path has up to a MiB free */
-			step = step * 2 < step_max ? step * 2 : step_max;
-		}
-		sleep_ms(2);
+	if (st.held < (int64_t)TR_CAP - 64) {
+		conn_pump_write(c, c->tx + (uint64_t)((int64_t)TR_CAP - 64 - st.held));
+		st = settle(s, c, base, deadline);
 	}
+	return st.held;
 }
 
 void torture_trickle(const struct target *t)
