@@ -16,9 +16,8 @@
  *    memcpy but lets a few stalled clients starve everyone). Each multishot recv is armed for at
  *    most the room at the tail of that buffer (the kernel's recv byte limit, Linux 6.16+), so
  *    reading stops by itself at the cap, the same backpressure rule as conn.h, and every byte
- *    received fits at once. On older kernels (or --recv-limit off) it stops by cancelling the
- *    recv, and what arrives before the cancellation lands is held in ring buffers until it fits;
- *    a connection holding any is not re-armed, so what one client can pin is one pass's worth.
+ *    received fits at once. On older kernels (or --recv-limit off) each arm is one receive of at
+ *    most a ring buffer, armed only while that fits: no client can hold ring buffers either way.
  *  - one send in flight per connection, so the echo keeps its order; a short send (or data that
  *    arrived meanwhile) is sent by the next one, from where the last stopped.
  *  - one io_uring_submit_and_wait() per pass: the sends and re-arms queued while handling a batch
@@ -67,7 +66,7 @@ enum { OP_TAG_BITS = 8 };
 enum flag {
 	RECV_ARMED = 1u << 0, /* a multishot recv is live */
 	SENDING = 1u << 1,    /* a send is in flight: buf[off, ...) must not move */
-	CANCELING = 1u << 2,  /* the recv was asked to stop (backpressure or failure) */
+	CANCELING = 1u << 2,  /* the recv was asked to stop (the connection is done) */
 	PEER_EOF = 1u << 3,   /* the peer shut down its side: send what is pending, then close */
 	FAILED = 1u << 4,     /* reset or error: close as soon as nothing is in flight */
 	STARVED = 1u << 5,    /* its recv ended with -ENOBUFS: re-arm when buffers return */
@@ -150,13 +149,14 @@ static void arm_signals(void)
  * room counted from the pending bytes was room the bytes could not go to. They were then held in
  * ring buffers, one per completion: a client that stopped reading after a partial echo and
  * trickled 1-byte segments pinned a 4 KiB ring buffer per byte (make torture's trickle).
- * Without the limit (older kernels, or --recv-limit off), reading is stopped by cancelling the
- * recv once the tail room is below one ring buffer, and what arrives before the cancellation lands
- * is held in ring buffers until it fits; a connection holding any is not re-armed until they are
- * copied in, so what one client can hold is what arrives in one pass. Measured by make torture's
- * never_read with no limit at all: new clients went unserved once 50 clients had stopped reading.
+ * Without the limit (older kernels, or --recv-limit off), each arm is a single receive of at most
+ * one ring buffer, re-armed after each completion while a buffer's worth fits: one submission per
+ * receive instead of one per connection, and still nothing held in the ring. (Stopping a multishot
+ * recv by cancelling it at the cap, as an earlier version did, let what arrived before the cancel
+ * landed sit in ring buffers: make torture's never_read found new clients unserved once 50 clients
+ * had stopped reading, and with the cancel at a buffer's room, 200 such clients held 5 MB.)
  * The kernel's answer to a limit it does not know is -EINVAL for every recv armed with one: the
- * first switches the whole server to cancelling, and each of the others is simply re-armed.
+ * first switches the whole server to single receives, and each of the others is simply re-armed.
  * --recv-limit fake-einval makes this server meet exactly that, on any kernel (a NOP that
  * completes the recv's tag with -EINVAL, IORING_NOP_INJECT_RESULT), so the path is tested here. */
 static bool recv_limit = true;
@@ -185,8 +185,16 @@ static void arm_recv(struct uconn *c)
 		io_uring_prep_nop(sqe);
 		sqe->rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags */
 		sqe->len = (uint32_t)-EINVAL;
-	} else {
+	} else if (recv_limit) {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	} else {
+		/* No limit: one receive of at most a buffer per arm, so it always fits (progress()
+		 * arms only with a buffer's room at the tail). A multishot recv stopped by a cancel
+		 * goes on delivering buffers until the cancel lands, several per connection per pass:
+		 * 200 clients that never read held 5 MB, the whole ring, with no client left served. */
+		io_uring_prep_recv(sqe, c->fd, NULL, buf_size, 0);
+	}
+	if (!(recv_limit && recv_limit_fake)) {
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = BUF_GROUP;
 	}
@@ -302,17 +310,14 @@ static void progress(struct uconn *c)
 			conn_free(c);
 		return;
 	}
-	/* Read only while the next buffer's worth fits at the tail and nothing is held: that is
-	 * the backpressure rule (stop reading until the peer takes its echo), and the bound on the
-	 * ring buffers a connection holds. A limited recv stops by itself within the tail room it
-	 * was armed with; an unlimited one is cancelled. */
-	bool room = tail_room(c) >= buf_size && c->held_head == NO_BUF;
-	if (!room) {
-		if (!(c->flags & RECV_LIMITED))
-			cancel_recv(c);
-	} else if (!(c->flags & (RECV_ARMED | PEER_EOF | STARVED))) {
+	/* Arm a receive only while the next buffer's worth fits at the tail and nothing is held:
+	 * that is the backpressure rule (stop reading until the peer takes its echo), and what
+	 * keeps every received byte out of the shared ring. Nothing to cancel: a limited multishot
+	 * recv stops by itself within the tail room it was armed with, and a single receive takes
+	 * at most the buffer's worth it was armed for. */
+	if (tail_room(c) >= buf_size && c->held_head == NO_BUF &&
+	    !(c->flags & (RECV_ARMED | PEER_EOF | STARVED)))
 		arm_recv(c);
-	}
 }
 
 static void adopt(int fd)
@@ -420,10 +425,10 @@ static void on_recv(struct uconn *c, struct io_uring_cqe *cqe)
 		starved_tail = c;
 	} else if (cqe->res == -EINVAL && (armed & RECV_LIMITED)) {
 		/* A kernel without the recv limit refuses every recv armed with one: the first switches
-		 * the server to cancelling at the cap, the ones already in flight are just re-armed. */
+		 * the server to single receives, the ones already in flight are just re-armed. */
 		if (recv_limit)
-			fprintf(stderr, "echo-uring: this kernel has no multishot recv limit: reading stops "
-					"by cancelling at --buffer\n");
+			fprintf(stderr, "echo-uring: this kernel has no multishot recv limit: one receive per "
+					"arm instead\n");
 		recv_limit = recv_limit_fake = false;
 	} else if (cqe->res != -ECANCELED) {
 		STAT_ADD(resets, 1);
