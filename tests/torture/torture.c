@@ -23,8 +23,8 @@ static const struct torture_case cases[] = {
     {"emfile", torture_emfile, 60,
      "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery"},
     {"emfile_churn", torture_emfile_churn, 60,
-     "at RLIMIT_NOFILE 256, one client out and one in every 10 ms for 5 s: CPU < 5%, each "
-     "newcomer served or shed and counted, recovery"},
+     "at RLIMIT_NOFILE 256, every 10 ms for 5 s one in, one out, one in: <= 50 syscalls per "
+     "event (no accept spin), each newcomer served or shed and counted, recovery"},
     {"storm", torture_storm, 120,
      "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash"},
     {"trickle", torture_trickle, 90,
