@@ -149,22 +149,6 @@ static long proc_nofile(pid_t pid)
 	return soft;
 }
 
-/* pid's children (a --workers server's main thread forks its workers). */
-static size_t proc_kids(pid_t pid, pid_t *kids, size_t max)
-{
-	char path[80];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		FAIL("fopen(%s): %s", path, strerror(errno));
-	size_t n = 0;
-	int k;
-	while (n < max && fscanf(f, "%d", &k) == 1)
-		kids[n++] = (pid_t)k;
-	fclose(f);
-	return n;
-}
-
 enum { HOLD_NOFILE = 4096, HOLD_CONNS = 6000, HOLD_CHUNK = 1000, HOLD_SIZE = 64 };
 _Static_assert(HOLD_CONNS > HOLD_NOFILE, "more connections than one process may have fds");
 _Static_assert(HOLD_CONNS / 2 < HOLD_NOFILE - 500, "each of two workers' shares fits, with room");
@@ -180,7 +164,7 @@ void case_hold_past_nofile(const struct target *t)
 	server_start(&s, t, &o);
 	/* The premise: every process of the server runs under the limit, and there are two. */
 	pid_t kids[8];
-	size_t nkids = proc_kids(s.pid, kids, 8);
+	size_t nkids = proc_children(s.pid, kids, 8);
 	ASSERT_EQ(nkids, 2);
 	ASSERT_EQ(proc_nofile(s.pid), HOLD_NOFILE);
 	for (size_t k = 0; k < nkids; k++)

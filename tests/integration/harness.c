@@ -511,9 +511,7 @@ int proc_count_fds(pid_t pid)
 	return n;
 }
 
-/* pid's children, from /proc/PID/task/PID/children (a server's main thread is the one that forks
- * its workers); returns how many were stored in kids. */
-static size_t proc_children(pid_t pid, pid_t *kids, size_t max)
+size_t proc_children(pid_t pid, pid_t *kids, size_t max)
 {
 	char path[80];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);

@@ -92,6 +92,9 @@ uint64_t server_wait_stat(struct server *s, const char *key, uint64_t want, int 
 long proc_status_kb(pid_t pid, const char *field);
 long long proc_cpu_ticks(pid_t pid);
 int proc_count_fds(pid_t pid);
+/* pid's children, from /proc/PID/task/PID/children (a server's main thread is the one that forks
+ * its workers); returns how many were stored in kids. */
+size_t proc_children(pid_t pid, pid_t *kids, size_t max);
 /* The same over pid and its children (echo-epoll --workers: the supervisor and its workers). */
 long long proc_tree_cpu_ticks(pid_t pid);
 int proc_tree_count_fds(pid_t pid);
