@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ static void open_socket(struct listener *l, const struct server_config *cfg, boo
 	l->fd_limit = 0;
 	l->name = cfg->name;
 	l->fd_lock = NULL;
+	l->arrival_pending = false;
 }
 
 void listener_open(struct listener *l, const struct server_config *cfg, bool blocking)
@@ -148,8 +150,22 @@ static void back_off(void)
 
 /* Out of fds: give up the spare to accept the connection only to close it, so that it leaves the
  * backlog and the listener stops being readable. */
-static int shed_at_emfile(struct listener *l)
+static int shed_at_emfile(struct listener *l, bool blocking)
 {
+	/* On a blocking listener the shed's accept() would wait, with the spare given up, for the
+	 * next arrival and shed it even if a client had left meanwhile and freed an fd (make
+	 * torture's emfile_churn under a CPU quota: the client after the churn was shed, and the
+	 * process sat one fd short of its limit). So first wait for an arrival, then go back: the
+	 * caller's accept takes a freed fd, or returns here with a connection pending, and only then
+	 * is one shed. The 1 s bound only keeps the wait from being forever. */
+	if (blocking && !l->arrival_pending) {
+		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+		if (poll(&pfd, 1, 1000) > 0)
+			l->arrival_pending = true;
+		errno = ECONNABORTED; /* call again */
+		return -1;
+	}
+	l->arrival_pending = false;
 	if (l->fd_lock)
 		pthread_rwlock_wrlock(l->fd_lock);
 	int fd = -1;
@@ -196,13 +212,14 @@ int listener_accept(struct listener *l, bool blocking)
 			return -1;
 		case EMFILE:
 		case ENFILE:
-			return shed_at_emfile(l);
+			return shed_at_emfile(l, blocking);
 		default:
 			STAT_ADD(accept_errors, 1);
 			back_off();
 			return -1;
 		}
 	}
+	l->arrival_pending = false;
 	return listener_admit(l, fd) ? fd : -1;
 }
 

@@ -28,6 +28,7 @@ struct listener {
 	 * use: that loop's backlog would then never be shed. Taken once per connection, never per
 	 * request. */
 	pthread_rwlock_t *fd_lock;
+	bool arrival_pending; /* blocking listener at EMFILE: poll() saw a connection to shed */
 };
 
 /* Binds and listens; the listener is non-blocking unless blocking is asked for. Exits 1 on failure.

@@ -164,16 +164,20 @@ void torture_trickle(const struct target *t)
 	const char *const more[] = {"--rate", rate, "--duration", "5s", "--warmup", "500ms", NULL};
 	pid_t lgpid = loadgen_start(r.s.port, STR(TR_LG_CONNS), more, json);
 	int status;
-	uint64_t trickled = 0;
+	uint64_t trickled = 0, held_back = 0;
 	int64_t held_peak = 0;
 	int64_t next = now_ms();
 	for (int tick = 0;; tick++) {
 		if ((pid_t)SYS(waitpid(lgpid, &status, WNOHANG)) == lgpid)
 			break;
 		for (size_t i = 0; i < TR_N; i++) {
-			if (conn_pump_write(&tc[i], tc[i].tx + 1) != 1)
-				FAIL("trickle conn #%u: its 1-byte write did not go out", tc[i].id);
-			trickled++;
+			/* A byte that does not go out is backpressure, not a fault: a server at its cap
+			 * stops reading, and each 1-byte segment costs a whole buffer's overhead on the
+			 * way (the client's send buffer is small and pinned). */
+			if (conn_pump_write(&tc[i], tc[i].tx + 1) == 1)
+				trickled++;
+			else
+				held_back++;
 		}
 		if (tick % 50 == 49) { /* every half second: what the server holds */
 			int64_t h = server_held(&r.s);
@@ -197,10 +201,11 @@ void torture_trickle(const struct target *t)
 		     (unsigned long long)starved);
 	const int64_t bound = (int64_t)TR_N * TR_CAP + (int64_t)TR_LG_CONNS * 64;
 	long rss = peak_rss_growth_kb(&r);
-	run_figure(&r, "%d clients owed %lld-%lld B each, then %llu bytes trickled; normal clients at "
-		   "%s req/s (capacity %.0f): %llu requests, 0 errors, 0 starved, p99 %.0fus; held "
-		   "peak %.1f KiB <= %.1f KiB (%d x cap)",
-		   TR_N, (long long)held_min, (long long)held_max, (unsigned long long)trickled, rate,
+	run_figure(&r, "%d clients owed %lld-%lld B each, then %llu bytes trickled (%llu held back by "
+		   "backpressure); normal clients at %s req/s (capacity %.0f): %llu requests, 0 errors, "
+		   "0 starved, p99 %.0fus; held peak %.1f KiB <= %.1f KiB (%d x cap)",
+		   TR_N, (long long)held_min, (long long)held_max, (unsigned long long)trickled,
+		   (unsigned long long)held_back, rate,
 		   cap, (unsigned long long)reqs, p99, (double)held_peak / KiB, (double)bound / KiB, TR_N);
 	if (held_peak > bound)
 		FAIL("the server held %lld B with %d trickling clients, more than %lld (%d x cap)",
