@@ -5,33 +5,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-const char *const sys_names[SYS__COUNT] = {
-	[SYS_READ] = "read",
-	[SYS_WRITE] = "write",
-	[SYS_ACCEPT4] = "accept4",
-	[SYS_CLOSE] = "close",
-	[SYS_SETSOCKOPT] = "setsockopt",
-	[SYS_OPENAT] = "openat",
-	[SYS_POLL] = "poll",
-	[SYS_PSELECT6] = "pselect6",
-	[SYS_EPOLL_CREATE1] = "epoll_create1",
-	[SYS_EPOLL_CTL] = "epoll_ctl",
-	[SYS_EPOLL_WAIT] = "epoll_wait",
-	[SYS_IO_URING_SETUP] = "io_uring_setup",
-	[SYS_IO_URING_REGISTER] = "io_uring_register",
-	[SYS_IO_URING_ENTER] = "io_uring_enter",
-};
-
-const char *const sys_op_names[OP__COUNT] = {
-	[OP_ACCEPT] = "accept",
-	[OP_RECV] = "recv",
-	[OP_SEND] = "send",
-	[OP_POLL] = "poll",
-	[OP_CANCEL] = "cancel",
-};
-
-struct sys_counters sys_count;
-_Thread_local struct sys_counters *sys_local = &sys_count;
+static void count_eagain(_Atomic uint64_t *v)
+{
+	atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
+}
 
 ssize_t sys_read(int fd, void *buf, size_t len)
 {
@@ -41,7 +18,7 @@ ssize_t sys_read(int fd, void *buf, size_t len)
 		n = read(fd, buf, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		atomic_fetch_add_explicit(&sys_local->read_eagain, 1, memory_order_relaxed);
+		count_eagain(&sys_local->read_eagain);
 	return n;
 }
 
@@ -53,7 +30,7 @@ ssize_t sys_write(int fd, const void *buf, size_t len)
 		n = write(fd, buf, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		atomic_fetch_add_explicit(&sys_local->write_eagain, 1, memory_order_relaxed);
+		count_eagain(&sys_local->write_eagain);
 	return n;
 }
 
@@ -92,10 +69,17 @@ int sys_open_devnull(void)
 
 int sys_poll(struct pollfd *fds, nfds_t n)
 {
+	return sys_poll_ms(fds, n, -1);
+}
+
+/* A retry after EINTR waits the whole timeout again: the callers' timeouts are deadlines they
+ * re-check themselves, and an EINTR here is a stray (see sys.h). */
+int sys_poll_ms(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
 	int r;
 	do {
 		sys_counted(SYS_POLL);
-		r = poll(fds, n, -1);
+		r = poll(fds, n, timeout_ms);
 	} while (r < 0 && errno == EINTR);
 	return r;
 }
@@ -134,4 +118,23 @@ int sys_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms)
 		r = epoll_wait(ep, evs, max, timeout_ms);
 	} while (r < 0 && errno == EINTR);
 	return r;
+}
+
+int sys_eventfd_ring(int fd)
+{
+	uint64_t one = 1;
+	ssize_t n = sys_write(fd, &one, sizeof one);
+	if (n == (ssize_t)sizeof one)
+		return 0;
+	if (n >= 0)
+		errno = EIO; /* an eventfd takes 8 bytes or none */
+	return -1; /* EAGAIN only past 2^64 - 2 untaken rings */
+}
+
+int sys_eventfd_take(int fd)
+{
+	uint64_t n;
+	if (sys_read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		return -1;
+	return 0;
 }
