@@ -7,12 +7,12 @@
  * nobody sends anything. Latency is good, since nothing ever sleeps; everything else is the bill.
  *
  * Signals cannot interrupt a wait that does not exist, so the handlers set flags that
- * server_running() checks every pass.
+ * loop_running() checks every pass (SIGNALS_POLLED).
  *
  * Run: echo-busypoll --port 7000, then: nc 127.0.0.1 7000 (and watch top)
  */
+#include "runtime.h"
 #include "server.h"
-
 
 static struct server_config cfg = {.name = "busypoll"};
 static struct conn **conns; /* dense: a closed connection's slot is taken by the last one */
@@ -32,16 +32,12 @@ static void accept_all(struct listener *lis)
 	}
 }
 
-int main(int argc, char **argv)
+/* The loop: no wait, no wake-up fd; loop_running() checks the signal flags every pass. */
+static void serve(struct loop *lp)
 {
-	options_parse(&cfg, argc, argv, NULL);
-	cfg.variant = "default";
-	struct listener lis;
-	server_start(&cfg, SIGNALS_POLLED, false, &lis);
-
-	while (server_running()) {
+	while (loop_running(lp)) {
 		STAT_ADD(loop_passes, 1);
-		accept_all(&lis);
+		accept_all(lp->lis);
 		for (size_t i = 0; i < nconns;) {
 			/* readable and writable, as far as we know: let the syscalls say EAGAIN */
 			if (conn_serve(conns[i], true, true)) {
@@ -52,9 +48,13 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	stats_write("final");
-	conn_close_all();
-	listener_close(&lis);
 	free(conns);
-	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	options_parse(&cfg, argc, argv, NULL);
+	cfg.variant = "default";
+	return runtime_run(&cfg, &(struct runtime_config){.threads = 1, .signals = SIGNALS_POLLED},
+			   serve);
 }

@@ -15,23 +15,21 @@
  *  - --threads T: T copies of the loop below, each on its own thread with its own epoll set, its
  *    own connections (and --edge queue: the loop's state is _Thread_local) and its own counters;
  *    --workers P: P processes of T loops each, so one server holds more connections than one
- *    process's fd limit allows (2 x 20,000 here). loops.h does the spawning, the signals and the
- *    summed stats; the loop itself only watches one more fd (wake_fd) instead of the signalfd.
+ *    process's fd limit allows. runtime.h does the spawning, the signals and the summed stats;
+ *    the loop itself only watches one more fd (wake_fd), which is the signalfd with one loop.
  *    Accepting (--accept): reuseport (default), a SO_REUSEPORT listener per loop, or exclusive,
- *    one listener in every set with EPOLLEXCLUSIVE. Measured with --threads 2 and 10,000
- *    connections, 500 active (results/README.md has the table): reuseport put 50.1-50.7% of the
- *    connections on the busier loop, exclusive 68-92% (the loop that is waiting, i.e. the idler
- *    one, takes the next connection and keeps it); closed-loop throughput was equal within the
- *    noise (168k vs 164k req/s) and so was CPU per request (5.5 vs 5.8 us); at 60k req/s exclusive
- *    cost less CPU per request (9.0 vs 10.0 us) only because it leaves one loop nearly idle, like
- *    a single loop (8.7 us). Spreading the load is the point of several loops: reuseport it is.
+ *    one listener in every set with EPOLLEXCLUSIVE. Exclusive hands the next connection to
+ *    whichever loop is waiting, i.e. the idler one, which then keeps it: the connections pile up
+ *    on one loop, and it costs less CPU per request only by leaving the other loop nearly idle,
+ *    like a single loop. Spreading the load is the point of several loops: reuseport it is
+ *    (results/README.md has the measurements).
  * Pitfalls handled: EPOLLERR/EPOLLHUP are "go find out": the read or write says what happened. An
  * fd closed during a batch cannot reappear later in the same batch here, because each fd is
  * reported at most once per epoll_wait and a connection is only closed while handling its own event.
  *
  * Run: echo-epoll [--edge] [--threads T] [--workers P] --port 7000, then: nc 127.0.0.1 7000
  */
-#include "loops.h"
+#include "runtime.h"
 #include "server.h"
 
 enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
@@ -151,7 +149,7 @@ static void serve(struct loop *lp)
 		server_fatal(&cfg, "epoll_create1");
 	/* A listener in every loop's set (--accept exclusive): EPOLLEXCLUSIVE wakes one of the loops
 	 * waiting on it, not all of them, per connection. */
-	struct epoll_event ev = {.events = EPOLLIN | (lp->exclusive ? EPOLLEXCLUSIVE : 0u),
+	struct epoll_event ev = {.events = EPOLLIN | (lp->lis->exclusive ? EPOLLEXCLUSIVE : 0u),
 				 .data.ptr = lp->lis};
 	if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, lp->lis->fd, &ev) != 0)
 		server_fatal(&cfg, "epoll_ctl ADD listener");
@@ -188,17 +186,17 @@ static void serve(struct loop *lp)
 int main(int argc, char **argv)
 {
 	const char *accept = "reuseport";
-	struct loops_config lc = {.threads = 1, .workers = 0};
+	struct runtime_config rc = {.threads = 1, .workers = 0};
 	const struct server_option options[] = {
 		{"edge", OPT_FLAG, &edge, 0, 0, NULL, "edge-triggered (EPOLLET): drain each socket to EAGAIN"},
-		{"threads", OPT_COUNT, &lc.threads, 1, LOOPS_MAX, "T", "T event loops, one per thread (1)"},
-		{"workers", OPT_COUNT, &lc.workers, 0, LOOPS_MAX, "P",
+		{"threads", OPT_COUNT, &rc.threads, 1, RUNTIME_MAX_LOOPS, "T", "T event loops, one per thread (1)"},
+		{"workers", OPT_COUNT, &rc.workers, 0, RUNTIME_MAX_LOOPS, "P",
 		 "P processes of T loops each, under a supervisor (0: none)"},
 		{"accept", OPT_STRING, &accept, 0, 0, "HOW",
 		 "with several loops: reuseport (a listener per loop) or exclusive (one, EPOLLEXCLUSIVE)"},
 		{0}};
 	options_parse(&cfg, argc, argv, options);
-	lc.accept = accept;
+	rc.accept = accept;
 	cfg.variant = edge ? "edge" : "level";
-	return loops_run(&cfg, &lc, serve);
+	return runtime_run(&cfg, &rc, serve);
 }

@@ -7,16 +7,17 @@
  *  - every pass copies all N pollfds into the kernel, which polls every one of them (the cost that
  *    grows with N, idle or not), then the loop scans all N `revents` to find the few that are ready;
  *  - there is no FD_SETSIZE limit: the array is as long as the fd limit allows.
- * Slot 0 is the listener, slot 1 the signalfd. A closed connection's slot is filled by the last one (swap-remove), so the
- * array stays dense; the loop then looks at the same index again, since it now holds another fd.
+ * Slot 0 is the listener, slot 1 the wake-up fd (the signalfd). A closed connection's slot is
+ * filled by the last one (swap-remove), so the array stays dense; the loop then looks at the same
+ * index again, since it now holds another fd.
  *
  * Run: echo-poll --port 7000, then: nc 127.0.0.1 7000
  */
+#include "runtime.h"
 #include "server.h"
 
-
 static struct server_config cfg = {.name = "poll"};
-static struct pollfd *pfds; /* [0] listener, [1] signalfd, then pfds[i] belongs to conns[i] */
+static struct pollfd *pfds; /* [0] listener, [1] wake-up fd, then pfds[i] belongs to conns[i] */
 static struct conn **conns;
 static nfds_t nfds, cap_fds;
 
@@ -52,16 +53,13 @@ static void accept_all(struct listener *lis)
 		add(c->fd, interest(c), c);
 }
 
-int main(int argc, char **argv)
+/* The loop: slot 0 the listener, slot 1 the wake-up fd (runtime.h), then the connections. */
+static void serve(struct loop *lp)
 {
-	options_parse(&cfg, argc, argv, NULL);
-	cfg.variant = "default";
-	struct listener lis;
-	server_start(&cfg, SIGNALS_FD, false, &lis);
-	add(lis.fd, POLLIN, NULL);
-	add(signals_fd(), POLLIN, NULL);
+	add(lp->lis->fd, POLLIN, NULL);
+	add(lp->wake_fd, POLLIN, NULL);
 
-	while (server_running()) {
+	while (loop_running(lp)) {
 		STAT_ADD(loop_passes, 1);
 		int n = sys_poll(pfds, nfds);
 		if (n < 0)
@@ -69,11 +67,11 @@ int main(int argc, char **argv)
 		stats_wakeup(n);
 		if (pfds[1].revents) {
 			n--;
-			signals_on_readable(); /* server_running() acts on it before the next wait */
+			loop_woken(lp); /* loop_running() acts on it before the next wait */
 		}
 		if (pfds[0].revents) {
 			n--;
-			accept_all(&lis); /* appends: the new slots have revents 0 and are skipped below */
+			accept_all(lp->lis); /* appends: the new slots have revents 0 and are skipped below */
 		}
 		for (nfds_t i = 2; i < nfds && n > 0;) {
 			if (!pfds[i].revents) {
@@ -83,17 +81,21 @@ int main(int argc, char **argv)
 			n--;
 			struct conn *c = conns[i];
 			short re = pfds[i].revents;
-			bool readable = re & (POLLIN | POLLERR | POLLHUP), writable = re & (POLLOUT | POLLERR | POLLHUP);
+			bool readable = re & (POLLIN | POLLERR | POLLHUP);
+			bool writable = re & (POLLOUT | POLLERR | POLLHUP);
 			if (conn_serve(c, readable, writable)) /* one read or one write per readiness */
 				pfds[i++].events = interest(c);
 			else
 				remove_slot(i); /* slot i now holds the last connection: look at it again */
 		}
 	}
-	stats_write("final");
-	conn_close_all();
-	listener_close(&lis);
 	free(pfds);
 	free(conns);
-	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	options_parse(&cfg, argc, argv, NULL);
+	cfg.variant = "default";
+	return runtime_run(&cfg, &(struct runtime_config){.threads = 1}, serve);
 }

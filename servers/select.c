@@ -12,6 +12,7 @@
  *
  * Run: echo-select --port 7000, then: nc 127.0.0.1 7000
  */
+#include "runtime.h"
 #include "server.h"
 
 #include <errno.h>
@@ -46,7 +47,7 @@ static void drop(struct conn *c)
 static void accept_all(struct listener *lis)
 {
 	struct conn *c;
-	while ((c = server_accept(lis, false, &cfg))) { /* none with fd >= FD_SETSIZE: see main() */
+	while ((c = server_accept(lis, false, &cfg))) { /* none with fd >= FD_SETSIZE: see serve() */
 		by_fd[c->fd] = c;
 		set_interest(c);
 		if (c->fd > maxfd)
@@ -54,33 +55,31 @@ static void accept_all(struct listener *lis)
 	}
 }
 
-int main(int argc, char **argv)
+/* The loop: the listener, the wake-up fd (runtime.h) and every connection, in two master sets. */
+static void serve(struct loop *lp)
 {
-	options_parse(&cfg, argc, argv, NULL);
-	cfg.variant = "default";
-	struct listener lis;
-	server_start(&cfg, SIGNALS_FD, false, &lis);
-	lis.fd_limit = FD_SETSIZE; /* FD_SET(1024) would write past the set: refuse such fds */
-	if (lis.fd >= FD_SETSIZE) {
+	struct listener *lis = lp->lis;
+	lis->fd_limit = FD_SETSIZE; /* FD_SET(1024) would write past the set: refuse such fds */
+	if (lis->fd >= FD_SETSIZE || lp->wake_fd >= FD_SETSIZE) {
 		errno = EMFILE;
 		server_fatal(&cfg, "the listener's fd does not fit an fd_set");
 	}
-	FD_SET(lis.fd, &want_rd);
-	FD_SET(signals_fd(), &want_rd);
-	maxfd = lis.fd > signals_fd() ? lis.fd : signals_fd();
+	FD_SET(lis->fd, &want_rd);
+	FD_SET(lp->wake_fd, &want_rd);
+	maxfd = lis->fd > lp->wake_fd ? lis->fd : lp->wake_fd;
 
-	while (server_running()) {
+	while (loop_running(lp)) {
 		STAT_ADD(loop_passes, 1);
 		fd_set rd = want_rd, wr = want_wr; /* a fresh copy for the kernel to overwrite */
 		int n = sys_select(maxfd + 1, &rd, &wr);
 		if (n < 0)
 			server_fatal(&cfg, "select");
 		stats_wakeup(n);
-		if (FD_ISSET(signals_fd(), &rd))
-			signals_on_readable(); /* server_running() acts on it before the next wait */
+		if (FD_ISSET(lp->wake_fd, &rd))
+			loop_woken(lp); /* loop_running() acts on it before the next wait */
 		int last = maxfd; /* accept_all() may raise maxfd: new fds were not in this pass's sets */
-		if (FD_ISSET(lis.fd, &rd))
-			accept_all(&lis);
+		if (FD_ISSET(lis->fd, &rd))
+			accept_all(lis);
 		for (int fd = 0; fd <= last; fd++) {
 			bool r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
 			struct conn *c = by_fd[fd];
@@ -92,8 +91,11 @@ int main(int argc, char **argv)
 				drop(c);
 		}
 	}
-	stats_write("final");
-	conn_close_all();
-	listener_close(&lis);
-	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	options_parse(&cfg, argc, argv, NULL);
+	cfg.variant = "default";
+	return runtime_run(&cfg, &(struct runtime_config){.threads = 1}, serve);
 }

@@ -29,6 +29,10 @@ struct listener {
 	 * request. */
 	pthread_rwlock_t *fd_lock;
 	bool arrival_pending; /* blocking listener at EMFILE: poll() saw a connection to shed */
+	/* One listening socket in every loop's set (--accept exclusive): register it with
+	 * EPOLLEXCLUSIVE, so one connection wakes one loop. Set by the runtime, not by
+	 * listener_open*(); listener_share() copies it. */
+	bool exclusive;
 };
 
 /* Binds and listens; the listener is non-blocking unless blocking is asked for. Exits 1 on failure.

@@ -29,8 +29,8 @@ int signals_fd(void);
 void signals_on_readable(void);
 /* Writes a snapshot if one was asked for; false once the server was told to stop. */
 bool server_running(void);
-/* The same two questions apart, for a control thread whose snapshot takes more than a
- * stats_write() (loops.c first has every loop answer): true, once, per snapshot asked for since
+/* The same two questions apart, for a control side whose snapshot takes more than a
+ * stats_write() (control.c first has every loop answer): true, once, per snapshot asked for since
  * the last call; and whether the server was told to stop. */
 bool signals_take_snapshot(void);
 bool signals_stop_requested(void);
