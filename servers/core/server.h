@@ -1,9 +1,11 @@
 /* server.h - everything a server loop needs from the core, in one include.
  *
- * A server file parses its options, calls server_start(), and from then on shows only its loop:
+ * The readiness loops (select, poll, busypoll, epoll) start through runtime.h, which calls
+ * server_start() itself and runs the loop once or on several threads and processes. A server
+ * that is not one such loop (thread-per-connection blocking, echo-uring, echo-libuv) starts here:
  *
  *     options_parse(&cfg, argc, argv, my_options);
- *     server_start(&cfg, SIGNALS_WAIT, false, &lis);   // stats, signals, listen, ready line
+ *     server_start(&cfg, SIGNALS_FD, false, &lis);   // stats, signals, listen, ready line
  *     while (server_running()) { wait; accept; conn_on_readable / conn_on_writable; }
  *     stats_write("final");
  */
