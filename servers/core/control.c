@@ -94,8 +94,8 @@ bool loop_running(struct loop *lp)
 	if (lp->single)
 		return server_running();
 	if (!lp->announced) {
-		/* Set up (its epoll set made): the ready line waits for every loop's, or a client
-		 * could fill the fd table before a late loop has made its epoll fd. */
+		/* Set up (its wait set made): the ready line waits for every loop's, or a client
+		 * could fill the fd table before a late loop has made its own fds. */
 		lp->announced = true;
 		atomic_fetch_add_explicit(&ctl->ready, 1, memory_order_release);
 		ring(ack_fd);
