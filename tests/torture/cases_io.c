@@ -171,7 +171,7 @@ static void random_writes(const struct server *s, uint32_t first_id, size_t n)
 		conn_close(&c[i]);
 }
 
-void torture_odd_sizes(const struct target *t)
+void case_odd_sizes(const struct target *t)
 {
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	rng_state = seed | 1;
@@ -180,7 +180,7 @@ void torture_odd_sizes(const struct target *t)
 	run_start(&r, t, NULL);
 	zero_and_one(&r.s);
 	big_writes(&r.s, 3);
-	if (is_server(t, "blocking-iterative")) {
+	if (t->caps.serial) {
 		for (uint32_t i = 0; i < NRAND; i++)
 			random_writes(&r.s, 100 + i, 1);
 	} else {
