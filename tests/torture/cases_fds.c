@@ -190,8 +190,8 @@ void case_storm(const struct target *t)
 #define CHURN_MS 5000
 #define CHURN_TICK_MS 10 /* each tick: one in, one out, one in */
 /* A spin is judged by what the server counts, not by its CPU: CPU per event depends on the machine
- * (select and poll, which scan 256 fds per wake-up, used 4.4% of a core over the churn here, so a
- * machine 2x slower would fail a 5% bound with no fault at all), a count does not. One arrival
+ * (select and poll scan 256 fds per wake-up: close enough to a 5% bound that a slower machine
+ * would fail it with no fault at all), a count does not. One arrival
  * costs about ten syscalls (the wait, accept4, setsockopt, read, write, epoll_ctl, ...) and one
  * leave about three; a spin makes thousands of passes per event, on any machine. */
 #define CHURN_SYSCALLS_PER_EVENT_MAX 50

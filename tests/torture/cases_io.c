@@ -12,7 +12,7 @@
  * blocking-iterative serves one connection at a time, so its 8 random connections run in turn.
  * Memory is judged too: the server's peak RSS growth over the case must stay below 8 MiB, half
  * of one 16 MiB write, so a server that buffers what a client sends in one call, or lets a
- * per-connection buffer grow with the request, fails here (the servers measured 0.0-2.1 MiB).
+ * per-connection buffer grow with the request, fails here.
  */
 #include "torture.h"
 

@@ -67,7 +67,7 @@ pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
 int loadgen_reap(pid_t pid, int timeout_ms);
 /* What this machine does now: 1-byte echoes per second in a closed loop over `conns`
  * connections to port for 1 s (the loadgen, after 300 ms of warm-up); dir takes its JSON. A case
- * whose load must not depend on the machine's speed (up to 5x between machines of one kind) takes
+ * whose load must not depend on the machine's speed (machines of one kind differ several-fold) takes
  * a fixed fraction of this instead of an absolute rate. */
 double echo_capacity(uint16_t port, const char *dir, int conns);
 /* A whole small file, NUL-terminated (malloc'd); an integer and a latency_us percentile of the
