@@ -169,11 +169,6 @@ static bool has_word(const struct server_caps *c, const char *w, size_t n)
 	return in_list(c->traits, w, n);
 }
 
-bool caps_has(const struct server_caps *c, const char *word)
-{
-	return has_word(c, word, strlen(word));
-}
-
 bool spec_applies(const char *spec, const struct server_caps *c)
 {
 	bool yes = false;

@@ -30,14 +30,11 @@ struct server_caps {
 /* The row NAME of the table; the test fails if the table or the row is missing. */
 void table_caps(const char *name, struct server_caps *out);
 
-/* The words an "applies to" spec can name, true if the server has it:
- *   serial, spins, fd_limit (> 0), multiloop (loops > 1), workers (> 0), counters (in-process),
- *   the needs value (io_uring), and each trait (fail_accept_alloc, multishot_recv).
- * tests/integration/meson.build derives the same words from server_table: keep the two alike. */
-bool caps_has(const struct server_caps *c, const char *word);
-
 /* A spec is space-separated tokens applied left to right: "*" selects every server, "WORD" the
- * servers that have WORD, "-WORD" removes those that have it. */
+ * servers that have WORD, "-WORD" removes those that have it. The words, true if the server has
+ * it: serial, spins, fd_limit (> 0), multiloop (loops > 1), workers (> 0), counters (in-process),
+ * the needs value (io_uring), and each trait (fail_accept_alloc, multishot_recv).
+ * tests/integration/meson.build derives the same words from server_table: keep the two alike. */
 bool spec_applies(const char *spec, const struct server_caps *c);
 
 #endif
