@@ -1,33 +1,51 @@
-/* case_table.h - the integration cases: name, time limit, whether it may share the machine, and
- * which servers (names from the top-level meson server_table) it applies to.
+/* case_table.h - the integration cases: name, time limit, whether it may share the machine, the
+ * servers it applies to, and what it shows (the format of tests/integration/suite.h).
  *
- * This one table is read twice: by C (cases.c expands CASE() into the case array) and by
- * tests/integration/meson.build (fs.read() of this file, one CASE line per test), so the list of
- * registered meson tests cannot drift from what echo_test knows. Keep one CASE(...) per line,
- * no commas or parentheses inside the server spec.
+ * Read twice: by C (cases.h declares the functions, main.c builds the array) and by
+ * tests/integration/meson.build (one meson test per case and server it applies to), so the
+ * registered tests cannot drift from what echo_test knows.
  *
- * Server spec: space-separated tokens applied left to right: "*" selects every server, "NAME"
- * selects one, "-NAME" removes one.
+ * applies: capabilities, never server names (table.h's spec_applies(): "*" every server, "WORD"
+ * those that have it, "-WORD" removes them; WORD is serial, spins, fd_limit, multiloop, workers,
+ * counters, a needed kernel feature such as io_uring, or a test trait of server_table such as
+ * fail_accept_alloc, echo-libuv's test hook). Serial servers leave the cases that need several
+ * connections served at once; a spinning one leaves emfile, whose CPU bound it cannot meet.
  * timeout_s: echo_test's own watchdog (alarm) fires at this; meson's timeout is a bit longer so
  * the watchdog, which kills the server and says why, normally wins.
  * parallel: false for cases that load both cores or measure time/CPU and so must run alone on a
- * 2-core machine. Every busypoll test runs alone too (meson.build adds that): it burns a core.
+ * 2-core machine. Every test of a spinning server runs alone too (meson.build adds that).
  */
 
-/*   name              timeout_s  parallel  servers */
-CASE(echo_sizes,        120,       true,     "* -blocking-iterative")
-CASE(many_conns,        120,       false,    "* -blocking-iterative")
-CASE(backpressure,       60,       true,     "*")
-CASE(reset,              40,       true,     "*")
-CASE(half_close,         40,       true,     "*")
-CASE(select_limit,       90,       false,    "select")
-CASE(iterative_starve,   40,       true,     "blocking-iterative")
-CASE(signals_stats,      40,       true,     "*")
-CASE(bad_options,        40,       true,     "*")
-CASE(bind_any,           40,       true,     "*")
-CASE(emfile,             40,       false,    "* -busypoll -blocking-iterative")
-CASE(max_conns,          40,       true,     "* -blocking-iterative")
-CASE(ring_dry,           60,       true,     "uring")
-CASE(loops_stats,        40,       true,     "epoll-threads epoll-workers")
-CASE(hold_past_nofile,   40,       false,    "epoll-workers")
-CASE(accept_alloc_fail,  40,       true,     "libuv")
+/*   name              timeout_s  parallel  applies */
+CASE(echo_sizes,        120,       true,     "* -serial",
+     "1 B to 4 MiB over 100 concurrent connections, echoed in order")
+CASE(many_conns,        120,       false,    "* -serial",
+     "2,000 mostly idle connections (fewer below an fd limit), 50 active ones served")
+CASE(backpressure,       60,       true,     "*",
+     "a client that never reads: bounded RSS, everything echoed once it reads")
+CASE(reset,              40,       true,     "*",
+     "an RST mid-echo ends that connection only")
+CASE(half_close,         40,       true,     "*",
+     "shutdown(SHUT_WR) with output pending: nothing dropped")
+CASE(select_limit,       90,       false,    "fd_limit",
+     "a connection whose fd is past the limit is closed at once and counted")
+CASE(iterative_starve,   40,       true,     "serial",
+     "one idle client starves the next until it leaves")
+CASE(signals_stats,      40,       true,     "*",
+     "SIGUSR1 snapshots, SIGTERM's final line, counters agree with the client")
+CASE(bad_options,        40,       true,     "*",
+     "a mistyped command line: one stderr line, exit 2")
+CASE(bind_any,           40,       true,     "*",
+     "--bind 0.0.0.0: said on the ready line, warned on stderr")
+CASE(emfile,             40,       false,    "* -spins -serial",
+     "at RLIMIT_NOFILE: shed, counted, idle, recovered")
+CASE(max_conns,          40,       true,     "* -serial",
+     "--max-conns: the one past the limit closed and counted")
+CASE(ring_dry,           60,       true,     "multishot_recv",
+     "1,000 connections through 64-byte ring buffers: ENOBUFS and re-arms, every byte back")
+CASE(loops_stats,        40,       true,     "multiloop",
+     "several loops: snapshots and the final line are exact sums")
+CASE(hold_past_nofile,   40,       false,    "workers",
+     "worker processes hold more connections than one process has fds")
+CASE(accept_alloc_fail,  40,       true,     "fail_accept_alloc",
+     "a connection the server cannot allocate for is refused, accepting goes on")

@@ -1,7 +1,8 @@
 /* cases_conns.c - connection limits: many connections, FD_SETSIZE, --max-conns, EMFILE.
  *
  * many_conns shows that thousands of mostly idle connections neither get dropped nor stop the
- * few active ones from being served (2,000; 1,000 for select, which cannot watch fd >= 1024).
+ * few active ones from being served (2,000; for a server with an fd limit, such as select's
+ * FD_SETSIZE, as many as fit under it with room for its own fds).
  *
  * select_limit shows how echo-select handles the fd it cannot watch: a connection whose server
  * fd would be >= FD_SETSIZE is closed at once and counted, instead of corrupting an fd_set.
@@ -12,9 +13,10 @@
  * emfile shows the accept() EMFILE trap: with its fd limit reached and connections still queued,
  * a level-triggered server that just retries accept() spins at 100% CPU. The server must shed
  * them (spare-fd trick), count them, stay idle, and recover once fds are free again. With
- * several loops in one process (epoll-threads) every loop must shed its own backlog although the
- * others compete for the same fd table; with worker processes (epoll-workers) the limit is per
- * worker, so the server holds about twice as many, and twice as many clients are needed.
+ * several loops in one process (epoll-t2) every loop must shed its own backlog although the
+ * others compete for the same fd table; with worker processes (epoll-w2) the limit is per
+ * worker, so the server holds about one limit's worth per worker, and 100 clients per worker
+ * are needed.
  */
 #include "cases.h"
 
@@ -28,10 +30,15 @@
 #include <unistd.h>
 
 #define ACTIVE 50
+#define MANY_CONNS 2000
+/* What a server with an fd limit keeps for itself below it: std fds, listener, stats file... */
+#define FD_LIMIT_ROOM 24
 
 void case_many_conns(const struct target *t)
 {
-	size_t n = is_server(t, "select") ? 1000 : 2000;
+	size_t n = MANY_CONNS;
+	if (t->caps.fd_limit > 0 && (size_t)t->caps.fd_limit < n + FD_LIMIT_ROOM)
+		n = (size_t)t->caps.fd_limit - FD_LIMIT_ROOM;
 	long limit = raise_nofile(); /* the server inherits it too */
 	if (limit < (long)n + 64)
 		SKIP("RLIMIT_NOFILE hard limit %ld is below the %zu connections needed", limit,
@@ -180,7 +187,8 @@ void case_max_conns(const struct target *t)
 void case_emfile(const struct target *t)
 {
 	enum { NOFILE = 64 };
-	const size_t N = is_server(t, "epoll-workers") ? 200 : 100;
+	/* Each worker process has its own RLIMIT_NOFILE: 100 clients past the limit for each. */
+	const size_t N = 100 * (size_t)(t->caps.workers > 0 ? t->caps.workers : 1);
 	struct server_opts o = {.nofile = NOFILE};
 	struct server s;
 	server_start(&s, t, &o);

@@ -56,7 +56,7 @@ void case_half_close(const struct target *t)
 		note("%zu bytes echoed after shutdown(SHUT_WR), then EOF", sizes[i]);
 		conn_close(&c);
 	}
-	if (!is_iterative(t)) {
+	if (!t->caps.serial) {
 		/* Several at once: each connection's EOF must only end that connection. */
 		enum { N = 10 };
 		struct conn c[N];

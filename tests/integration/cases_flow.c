@@ -154,7 +154,7 @@ void case_reset(const struct target *t)
 {
 	struct server s;
 	server_start(&s, t, NULL);
-	if (is_iterative(t)) {
+	if (t->caps.serial) {
 		/* One at a time: the server must move on to the next connection after the reset. */
 		struct conn a, b;
 		conn_open(&a, s.port, 1, deadline_in(5000));

@@ -12,21 +12,25 @@
 #ifndef MUXBENCH_HARNESS_H
 #define MUXBENCH_HARNESS_H
 
+#include "table.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The server under test, from the command line: its table name, executable and extra args. */
+/* The server under test, from the command line: its row name in the table of servers, its
+ * executable and extra args; and what it can do, from that row (table.h). */
 struct target {
-	const char *name; /* "epoll", "blocking-iterative", ... */
+	const char *name; /* the row's name: for messages, never to decide anything */
 	const char *exe;
-	char **args; /* extra server args from the meson server_table (e.g. --edge) */
+	char **args; /* extra server args from the row (e.g. --edge) */
 	int nargs;
+	struct server_caps caps;
 };
 
-/* A driver's "PROG CASE NAME EXE [-- ARGS...]" as a target (args point into argv); false if
- * argv does not have that shape. */
+/* A driver's "PROG CASE NAME EXE [-- ARGS...]" as a target (args point into argv; caps left
+ * zero, see table_caps()); false if argv does not have that shape. */
 bool target_from_argv(int argc, char **argv, struct target *t);
 
 struct server_opts {

@@ -21,9 +21,9 @@
  * The harness (tests/integration/harness.c) starts and stops the servers; this file runs the
  * loadgen as a child with a deadline and reads its JSON.
  */
-#include "../integration/check.h"
-#include "../integration/harness.h"
-#include "../integration/json.h"
+#include "check.h"
+#include "harness.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>

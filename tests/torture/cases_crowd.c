@@ -88,11 +88,11 @@ static void crowd_busypoll(const struct target *t)
 	run_finish(&r, "crowd", t);
 }
 
-void torture_crowd(const struct target *t)
+void case_crowd(const struct target *t)
 {
-	if (is_server(t, "select"))
+	if (t->caps.fd_limit > 0)
 		crowd_select(t);
-	else if (is_server(t, "busypoll"))
+	else if (t->caps.spins)
 		crowd_busypoll(t);
 	else
 		NA("select's FD_SETSIZE and busypoll's 15,000 idle only; the others: make bench N=15,000");

@@ -1,8 +1,8 @@
 /* cases_fds.c - fd pressure: emfile (more clients than the server's RLIMIT_NOFILE) and storm
  * (20,000 connections opened and closed as fast as possible, three ways).
  *
- * emfile runs the server with RLIMIT_NOFILE 256 and opens 400 connections (700 against the two
- * processes of --workers 2). The kernel completes every handshake through the listen backlog
+ * emfile runs the server with RLIMIT_NOFILE 256 and opens 400 connections (300 more for each
+ * further worker process: each has a limit of its own). The kernel completes every handshake through the listen backlog
  * whether or not the server can accept, so the listener stays readable: a server that just
  * retries accept() at EMFILE spins a core. A correct one sheds the connection (the spare-fd
  * trick) and counts it (accept_emfile). Judged: CPU < 5% of a core over 2 s at the limit; every
@@ -28,6 +28,13 @@
 #define EMFILE_NOFILE 256
 #define EMFILE_CPU_MAX_PCT 5.0
 
+/* 400 clients against one process's RLIMIT_NOFILE; each further worker process has a limit of
+ * its own, so 300 more for each (700 against --workers 2). */
+static size_t emfile_clients(const struct target *t)
+{
+	return 400 + 300 * (size_t)(t->caps.workers > 1 ? t->caps.workers - 1 : 0);
+}
+
 static bool probe(struct conn *c, int timeout_ms)
 {
 	/* One byte out; served if it comes back before the timeout. */
@@ -38,13 +45,13 @@ static bool probe(struct conn *c, int timeout_ms)
 	return got > 0;
 }
 
-void torture_emfile(const struct target *t)
+void case_emfile(const struct target *t)
 {
-	if (is_server(t, "blocking-iterative"))
+	if (t->caps.serial)
 		NA("holds one connection at a time: it never reaches its fd limit");
-	if (is_server(t, "busypoll"))
+	if (t->caps.spins)
 		NA("spins a core by design: the no-accept-spin CPU bound cannot be told apart");
-	const size_t N = is_server(t, "epoll-workers") ? 700 : 400;
+	const size_t N = emfile_clients(t);
 	struct server_opts o = {.nofile = EMFILE_NOFILE};
 	struct run r;
 	run_start(&r, t, &o);
@@ -142,7 +149,7 @@ static void storm(struct run *r, enum storm_how how, const char *src)
 	free(c);
 }
 
-void torture_storm(const struct target *t)
+void case_storm(const struct target *t)
 {
 	struct run r;
 	run_start(&r, t, NULL);
@@ -183,8 +190,8 @@ void torture_storm(const struct target *t)
 #define CHURN_MS 5000
 #define CHURN_TICK_MS 10 /* each tick: one in, one out, one in */
 /* A spin is judged by what the server counts, not by its CPU: CPU per event depends on the machine
- * (select and poll, which scan 256 fds per wake-up, used 4.4% of a core over the churn here, so a
- * machine 2x slower would fail a 5% bound with no fault at all), a count does not. One arrival
+ * (select and poll scan 256 fds per wake-up: close enough to a 5% bound that a slower machine
+ * would fail it with no fault at all), a count does not. One arrival
  * costs about ten syscalls (the wait, accept4, setsockopt, read, write, epoll_ctl, ...) and one
  * leave about three; a spin makes thousands of passes per event, on any machine. */
 #define CHURN_SYSCALLS_PER_EVENT_MAX 50
@@ -204,13 +211,13 @@ static bool newcomer_result(struct conn *c, bool *decided)
 	return got > 0;
 }
 
-void torture_emfile_churn(const struct target *t)
+void case_emfile_churn(const struct target *t)
 {
-	if (is_server(t, "blocking-iterative"))
+	if (t->caps.serial)
 		NA("holds one connection at a time: it never reaches its fd limit");
-	if (is_server(t, "busypoll"))
+	if (t->caps.spins)
 		NA("spins a core by design: the no-accept-spin CPU bound cannot be told apart");
-	const size_t N = is_server(t, "epoll-workers") ? 700 : 400;
+	const size_t N = emfile_clients(t);
 	const size_t ticks = CHURN_MS / CHURN_TICK_MS;
 	struct server_opts o = {.nofile = EMFILE_NOFILE};
 	struct run r;

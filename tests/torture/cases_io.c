@@ -12,7 +12,7 @@
  * blocking-iterative serves one connection at a time, so its 8 random connections run in turn.
  * Memory is judged too: the server's peak RSS growth over the case must stay below 8 MiB, half
  * of one 16 MiB write, so a server that buffers what a client sends in one call, or lets a
- * per-connection buffer grow with the request, fails here (the servers measured 0.0-2.1 MiB).
+ * per-connection buffer grow with the request, fails here.
  */
 #include "torture.h"
 
@@ -171,7 +171,7 @@ static void random_writes(const struct server *s, uint32_t first_id, size_t n)
 		conn_close(&c[i]);
 }
 
-void torture_odd_sizes(const struct target *t)
+void case_odd_sizes(const struct target *t)
 {
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	rng_state = seed | 1;
@@ -180,7 +180,7 @@ void torture_odd_sizes(const struct target *t)
 	run_start(&r, t, NULL);
 	zero_and_one(&r.s);
 	big_writes(&r.s, 3);
-	if (is_server(t, "blocking-iterative")) {
+	if (t->caps.serial) {
 		for (uint32_t i = 0; i < NRAND; i++)
 			random_writes(&r.s, 100 + i, 1);
 	} else {

@@ -66,9 +66,9 @@ static uint64_t write_until_stall(struct conn *c, size_t n, int64_t deadline)
 	return total;
 }
 
-void torture_never_read(const struct target *t)
+void case_never_read(const struct target *t)
 {
-	if (is_server(t, "blocking-iterative"))
+	if (t->caps.serial)
 		NA("serves one connection at a time: nobody else is served while one holds on");
 	static const char *const more[] = {"--buffer", "16KiB", NULL};
 	struct server_opts o = {.more_args = more};

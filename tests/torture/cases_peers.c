@@ -73,9 +73,9 @@ static noreturn void frozen_child(uint16_t port)
 	_exit(0);
 }
 
-void torture_frozen(const struct target *t)
+void case_frozen(const struct target *t)
 {
-	if (is_server(t, "blocking-iterative"))
+	if (t->caps.serial)
 		NA("serves one connection at a time: a frozen client blocks all the others by design");
 	struct run r;
 	run_start(&r, t, NULL);
@@ -122,7 +122,7 @@ void torture_frozen(const struct target *t)
 	server_assert_alive(&r.s, "while the client was frozen");
 	/* A parked connection costs nothing; one the loop keeps retrying burns a core. busypoll
 	 * burns one anyway, by design. */
-	if (!is_server(t, "busypoll") && frozen_cpu >= FROZEN_CPU_MAX_PCT)
+	if (!t->caps.spins && frozen_cpu >= FROZEN_CPU_MAX_PCT)
 		FAIL("server used %.0f%% of a core while the client was frozen: it spins on it",
 		     frozen_cpu);
 	SYS(kill(kid, SIGCONT));

@@ -40,9 +40,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-void torture_usr1_storm(const struct target *t)
+void case_usr1_storm(const struct target *t)
 {
-	bool iter = is_server(t, "blocking-iterative");
+	bool iter = t->caps.serial;
 	struct run r;
 	run_start(&r, t, NULL);
 	char json[160];
@@ -119,9 +119,9 @@ void torture_usr1_storm(const struct target *t)
 	run_finish(&r, "usr1_storm", t);
 }
 
-void torture_sigterm(const struct target *t)
+void case_sigterm(const struct target *t)
 {
-	bool iter = is_server(t, "blocking-iterative");
+	bool iter = t->caps.serial;
 	struct run r;
 	run_start(&r, t, NULL);
 	char json[160];
@@ -227,9 +227,9 @@ static bool reset_in_close_wait(struct server *s, uint32_t id)
 	return true;
 }
 
-void torture_sigpipe(const struct target *t)
+void case_sigpipe(const struct target *t)
 {
-	bool iter = is_server(t, "blocking-iterative");
+	bool iter = t->caps.serial;
 	const size_t n = iter ? 20 : 200;
 	struct run r;
 	run_start(&r, t, NULL);

@@ -126,9 +126,9 @@ static int64_t hold_output(struct server *s, struct conn *c, struct counts base)
 	return st.held;
 }
 
-void torture_trickle(const struct target *t)
+void case_trickle(const struct target *t)
 {
-	if (is_server(t, "blocking-iterative"))
+	if (t->caps.serial)
 		NA("serves one connection at a time: others are not served while one holds it");
 	struct run r;
 	run_start(&r, t, NULL);

@@ -1,13 +1,12 @@
-/* torture.c - `torture CASE SERVERNAME SERVER_EXE [-- ARGS]`: one fault case against one server.
+/* torture.c - `torture CASE SERVERNAME SERVER_EXE [-- ARGS]`: one fault case against one server,
+ * and what every case shares (start with the idle measurements, figures, finish, normal client).
  *
- *   torture --list        the cases: name, time limit, what each shows (tab-separated)
+ *   torture --list        the cases (case_table.h): name, limit, parallel, applies, what (tabs)
  *
  * Prints one result line and exits 0 (PASS ...), 1 (FAIL file:line: why, on stderr) or 77
  * ("SKIP: why": the case's premise cannot hold for this server; the driver shows it as n/a).
- * tests/torture/run runs every case against every row of the meson server table.
- *
- * Like echo_test, it ignores SIGPIPE (a server that closes on us shows up as EPIPE) and arms
- * alarm() with the case's limit: the watchdog kills the server and fails, so no case hangs.
+ * tests/torture/run runs every case against every row of the table of servers. The driver, its
+ * watchdog and its command line are tests/integration/suite.h's, the same as echo_test's.
  */
 #include "torture.h"
 
@@ -17,44 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct torture_case cases[] = {
-    {"never_read", torture_never_read, 60,
-     "200 clients write until they stall and never read: held <= 200 x cap, RSS < that + 8 MiB"},
-    {"emfile", torture_emfile, 60,
-     "more clients than RLIMIT_NOFILE 256: CPU < 5% at the limit, refusals counted, recovery"},
-    {"emfile_churn", torture_emfile_churn, 60,
-     "at RLIMIT_NOFILE 256, every 10 ms for 5 s one in, one out, one in: <= 50 syscalls per "
-     "event (no accept spin), each newcomer served or shed and counted, recovery"},
-    {"storm", torture_storm, 120,
-     "20,000 connect/close x3 (bare, 1 byte, RST): fd count back to idle, no crash"},
-    {"trickle", torture_trickle, 90,
-     "20 clients stop reading after a partial echo, then send a byte each 10 ms for 5 s: 50 "
-     "normal clients unharmed, held <= 20 x cap"},
-    {"odd_sizes", torture_odd_sizes, 90,
-     "0-byte, 1-byte, 16 MiB single writes, random sizes and pauses: echoed exactly"},
-    {"frozen", torture_frozen, 60,
-     "a client SIGSTOPped mid-transfer for 2 s: others served meanwhile, its bytes intact"},
-    {"usr1_storm", torture_usr1_storm, 40,
-     "SIGUSR1 100 times a second under load (10k req/s or a tenth of capacity): no request "
-     "lost, every snapshot written"},
-    {"sigterm", torture_sigterm, 40, "SIGTERM under full load: exit 0 within 2 s, final line"},
-    {"sigpipe", torture_sigpipe, 60,
-     "clients reset mid-echo, and one in CLOSE_WAIT while owed output (EPIPE): the server "
-     "survives with SIGPIPE at its default"},
-    {"crowd", torture_crowd, 120,
-     "select past FD_SETSIZE (refused, counted), busypoll with 15,000 idle: no crash"},
-    {"slowloris", torture_slowloris, 90,
-     "1,000 clients send a byte at a time (20% of capacity at most): 50 normal clients' p99 "
-     "within 10x of the same load on a twin server"},
-    {"limits", torture_limits, 60,
-     "default bind 127.0.0.1; --bind 0.0.0.0 warns; --max-conns 20 vs a burst of 60: refusals "
-     "counted"},
+static const struct test_case cases[] = {
+#define CASE SUITE_ENTRY
+#include "case_table.h"
+#undef CASE
 };
-
-bool is_server(const struct target *t, const char *name)
-{
-	return strcmp(t->name, name) == 0;
-}
 
 void run_start(struct run *r, const struct target *t, const struct server_opts *o)
 {
@@ -146,39 +112,10 @@ int wait_fds(const struct server *s, int want, int timeout_ms)
 	}
 }
 
-static int usage(void)
-{
-	fprintf(stderr, "usage: torture CASE SERVERNAME SERVER_EXE [-- SERVER_ARGS...]\n"
-			"       torture --list\n");
-	return 2;
-}
-
 int main(int argc, char **argv)
 {
-	const size_t ncases = sizeof cases / sizeof cases[0];
-	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-		for (size_t i = 0; i < ncases; i++)
-			printf("%s\t%d\t%s\n", cases[i].name, cases[i].timeout_s, cases[i].what);
-		return 0;
-	}
-	struct target t;
-	if (!target_from_argv(argc, argv, &t))
-		return usage();
-	const struct torture_case *c = NULL;
-	for (size_t i = 0; i < ncases && c == NULL; i++)
-		if (strcmp(cases[i].name, argv[1]) == 0)
-			c = &cases[i];
-	if (c == NULL) {
-		fprintf(stderr, "torture: unknown case \"%s\" (see --list)\n", argv[1]);
-		return 2;
-	}
-
-	check_watchdog_install();
 	/* The storm and fd cases hold thousands of sockets at once. */
 	raise_nofile();
-
-	alarm((unsigned)c->timeout_s);
-	c->fn(&t);
-	alarm(0);
-	return 0;
+	const struct suite s = {"torture", cases, sizeof cases / sizeof cases[0], false};
+	return suite_main(&s, argc, argv);
 }

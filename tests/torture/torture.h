@@ -18,6 +18,7 @@
 #include "check.h"
 #include "client.h"
 #include "harness.h"
+#include "suite.h"
 
 #include <stdint.h>
 
@@ -32,15 +33,6 @@ struct run {
 	int idle_fds;	    /* tree fd count at t0: what the server holds with no client */
 	long idle_rss_kb;   /* tree VmRSS at t0 */
 	char figures[1024]; /* the deciding figures, appended by the case */
-};
-
-typedef void torture_fn(const struct target *t);
-
-struct torture_case {
-	const char *name;
-	torture_fn *fn;
-	int timeout_s; /* the alarm() watchdog; the driver's bound is a little longer */
-	const char *what;
 };
 
 /* Start the server (o may be NULL) and take the idle measurements. */
@@ -67,8 +59,6 @@ int wait_fds(const struct server *s, int want, int timeout_ms);
 /* The case's premise cannot hold for this server: exit 77 with the reason (shown as n/a). */
 #define NA(...) check_skip(__VA_ARGS__)
 
-bool is_server(const struct target *t, const char *name);
-
 /* The loadgen as a child (loadgen_child.c): argv is --port, --connections CONNS, --json PATH,
  * then MORE (NULL-terminated); stderr to /dev/null. Killed with the server if the case fails. */
 pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
@@ -77,7 +67,7 @@ pid_t loadgen_start(uint16_t port, const char *conns, const char *const *more,
 int loadgen_reap(pid_t pid, int timeout_ms);
 /* What this machine does now: 1-byte echoes per second in a closed loop over `conns`
  * connections to port for 1 s (the loadgen, after 300 ms of warm-up); dir takes its JSON. A case
- * whose load must not depend on the machine's speed (up to 5x between machines of one kind) takes
+ * whose load must not depend on the machine's speed (machines of one kind differ several-fold) takes
  * a fixed fraction of this instead of an absolute rate. */
 double echo_capacity(uint16_t port, const char *dir, int conns);
 /* A whole small file, NUL-terminated (malloc'd); an integer and a latency_us percentile of the
@@ -86,19 +76,12 @@ char *slurp(const char *path);
 uint64_t json_u64(const char *doc, const char *key);
 double json_latency_us(const char *doc, const char *pct);
 
-/* The cases, one file per group. */
-torture_fn torture_never_read;	/* cases_memory.c */
-torture_fn torture_emfile;	/* cases_fds.c */
-torture_fn torture_emfile_churn; /* cases_fds.c */
-torture_fn torture_storm;	/* cases_fds.c */
-torture_fn torture_trickle;	/* cases_trickle.c */
-torture_fn torture_odd_sizes;	/* cases_io.c */
-torture_fn torture_frozen;	/* cases_peers.c */
-torture_fn torture_usr1_storm;	/* cases_signals.c */
-torture_fn torture_sigterm;	/* cases_signals.c */
-torture_fn torture_sigpipe;	/* cases_signals.c */
-torture_fn torture_slowloris;	/* cases_slow.c */
-torture_fn torture_crowd;	/* cases_crowd.c */
-torture_fn torture_limits;	/* cases_limits.c */
+/* The cases (case_table.h), one file per group: cases_memory.c (never_read), cases_fds.c (emfile,
+ * emfile_churn, storm), cases_trickle.c, cases_io.c (odd_sizes), cases_peers.c (frozen),
+ * cases_signals.c (usr1_storm, sigterm, sigpipe), cases_slow.c (slowloris), cases_crowd.c,
+ * cases_limits.c. */
+#define CASE SUITE_DECLARE
+#include "case_table.h"
+#undef CASE
 
 #endif

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,10 +20,10 @@ enum { CAP = 4096 };
 static struct conn *pair(int *peer)
 {
 	int sv[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	ASSERT_TRUE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
 	*peer = sv[1];
 	struct conn *c = conn_new(sv[0], CAP);
-	CHECK(c != NULL);
+	ASSERT_TRUE(c != NULL);
 	return c;
 }
 
@@ -37,23 +38,23 @@ static void test_echo(void)
 	struct conn *c = pair(&peer);
 	uint64_t reads = calls(SYS_READ), writes = calls(SYS_WRITE), eagain = atomic_load(&sys_count.read_eagain);
 
-	CHECK_EQ(conn_on_readable(c), CONN_AGAIN); /* nothing there yet: a counted, failed read */
-	CHECK_EQ(atomic_load(&sys_count.read_eagain), eagain + 1);
-	CHECK_EQ(write(peer, "hello", 5), 5);
-	CHECK_EQ(conn_on_readable(c), CONN_MORE);
+	ASSERT_EQ(conn_on_readable(c), CONN_AGAIN); /* nothing there yet: a counted, failed read */
+	ASSERT_EQ(atomic_load(&sys_count.read_eagain), eagain + 1);
+	ASSERT_EQ(write(peer, "hello", 5), 5);
+	ASSERT_EQ(conn_on_readable(c), CONN_MORE);
 	char buf[16];
-	CHECK_EQ(read(peer, buf, sizeof buf), 5);
-	CHECK(memcmp(buf, "hello", 5) == 0);
-	CHECK_EQ(calls(SYS_READ), reads + 2);
-	CHECK_EQ(calls(SYS_WRITE), writes + 1); /* one read, one write per request */
-	CHECK(!conn_wants_write(c));
-	CHECK_EQ(atomic_load(&stats.requests), 1);
-	CHECK_EQ(atomic_load(&stats.bytes_in), 5);
-	CHECK_EQ(atomic_load(&stats.bytes_out), 5);
+	ASSERT_EQ(read(peer, buf, sizeof buf), 5);
+	ASSERT_TRUE(memcmp(buf, "hello", 5) == 0);
+	ASSERT_EQ(calls(SYS_READ), reads + 2);
+	ASSERT_EQ(calls(SYS_WRITE), writes + 1); /* one read, one write per request */
+	ASSERT_TRUE(!conn_wants_write(c));
+	ASSERT_EQ(atomic_load(&stats.requests), 1);
+	ASSERT_EQ(atomic_load(&stats.bytes_in), 5);
+	ASSERT_EQ(atomic_load(&stats.bytes_out), 5);
 
 	/* half-close with nothing pending: the connection is done */
-	CHECK(shutdown(peer, SHUT_WR) == 0);
-	CHECK_EQ(conn_on_readable(c), CONN_CLOSE);
+	ASSERT_TRUE(shutdown(peer, SHUT_WR) == 0);
+	ASSERT_EQ(conn_on_readable(c), CONN_CLOSE);
 	conn_close(c);
 	close(peer);
 }
@@ -76,17 +77,17 @@ static void test_backpressure(void)
 		if (n > 0)
 			nsent += (size_t)n;
 		else
-			CHECK(errno == EAGAIN);
+			ASSERT_TRUE(errno == EAGAIN);
 		if (conn_wants_write(c) && conn_on_writable(c) == CONN_MORE)
 			moved = true;
 		if (conn_wants_read(c) && conn_on_readable(c) == CONN_MORE)
 			moved = true;
-		CHECK(c->len - c->off <= CAP);
+		ASSERT_TRUE(c->len - c->off <= CAP);
 		idle = moved ? 0 : idle + 1;
 	}
-	CHECK(nsent < sizeof sent); /* the kernel's buffers filled: the peer's writes stalled */
-	CHECK(!conn_wants_read(c)); /* and the connection stopped reading at its cap */
-	CHECK_EQ(c->len - c->off, CAP);
+	ASSERT_TRUE(nsent < sizeof sent); /* the kernel's buffers filled: the peer's writes stalled */
+	ASSERT_TRUE(!conn_wants_read(c)); /* and the connection stopped reading at its cap */
+	ASSERT_EQ(c->len - c->off, CAP);
 
 	/* Phase 2: the peer reads again; everything flows, in order. */
 	while (ngot < sizeof sent) {
@@ -103,10 +104,10 @@ static void test_backpressure(void)
 			rc = conn_on_writable(c);
 		if (rc != CONN_CLOSE && conn_wants_read(c))
 			rc = conn_on_readable(c);
-		CHECK(rc != CONN_CLOSE);
-		CHECK(c->len - c->off <= CAP);
+		ASSERT_TRUE(rc != CONN_CLOSE);
+		ASSERT_TRUE(c->len - c->off <= CAP);
 	}
-	CHECK(memcmp(sent, got, sizeof sent) == 0);
+	ASSERT_TRUE(memcmp(sent, got, sizeof sent) == 0);
 	conn_close(c);
 	close(peer);
 }
@@ -115,7 +116,7 @@ static void test_backpressure(void)
 static int unread(int fd)
 {
 	int n;
-	CHECK(ioctl(fd, FIONREAD, &n) == 0);
+	ASSERT_TRUE(ioctl(fd, FIONREAD, &n) == 0);
 	return n;
 }
 
@@ -137,11 +138,11 @@ static void test_one_read_per_request(void)
 {
 	enum { REQ = 64, RCAP = 4000, NREQ = 1000 };
 	int sv[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	ASSERT_TRUE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
 	int peer = sv[1], tiny = 1; /* the kernel rounds it up to its minimum */
-	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny) == 0);
+	ASSERT_TRUE(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny) == 0);
 	struct conn *c = conn_new(sv[0], RCAP);
-	CHECK(c != NULL);
+	ASSERT_TRUE(c != NULL);
 	uint64_t req0 = atomic_load(&stats.requests), in0 = atomic_load(&stats.bytes_in);
 	uint64_t sent = 0, echoed = 0;
 	unsigned at_offset = 0;
@@ -152,42 +153,42 @@ static void test_one_read_per_request(void)
 			unsigned char buf[512];
 			ssize_t n = read(peer, buf, sizeof buf);
 			if (n < 0)
-				CHECK(errno == EAGAIN);
+				ASSERT_TRUE(errno == EAGAIN);
 			for (ssize_t k = 0; k < n; k++, echoed++)
-				CHECK_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
+				ASSERT_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
 			uint32_t before = c->off;
-			CHECK(conn_on_writable(c) != CONN_CLOSE);
+			ASSERT_TRUE(conn_on_writable(c) != CONN_CLOSE);
 			idle = n > 0 || c->off != before || !conn_wants_write(c) ? 0 : idle + 1;
-			CHECK(idle < 3); /* neither side moved: a stall, not backpressure */
+			ASSERT_TRUE(idle < 3); /* neither side moved: a stall, not backpressure */
 		}
 		unsigned char req[REQ];
 		for (int k = 0; k < REQ; k++)
 			req[k] = (unsigned char)((sent + k) * 31 + (sent + k) / 64);
-		CHECK_EQ(write(peer, req, REQ), REQ);
+		ASSERT_EQ(write(peer, req, REQ), REQ);
 		sent += REQ;
 		if (c->off > 0)
 			at_offset++;
 		uint64_t r = atomic_load(&stats.requests);
 		while (unread(c->fd) > 0 && conn_wants_read(c))
-			CHECK_EQ(conn_on_readable(c), CONN_MORE);
-		CHECK_EQ(unread(c->fd), 0);
-		CHECK_EQ(atomic_load(&stats.requests) - r, 1); /* this request took one read */
+			ASSERT_EQ(conn_on_readable(c), CONN_MORE);
+		ASSERT_EQ(unread(c->fd), 0);
+		ASSERT_EQ(atomic_load(&stats.requests) - r, 1); /* this request took one read */
 	}
-	CHECK(at_offset > 0); /* partial writes did leave output pending at an offset */
-	CHECK_EQ(atomic_load(&stats.requests) - req0, NREQ);
-	CHECK_EQ(atomic_load(&stats.bytes_in) - in0, (uint64_t)NREQ * REQ);
+	ASSERT_TRUE(at_offset > 0); /* partial writes did leave output pending at an offset */
+	ASSERT_EQ(atomic_load(&stats.requests) - req0, NREQ);
+	ASSERT_EQ(atomic_load(&stats.bytes_in) - in0, (uint64_t)NREQ * REQ);
 
 	/* The rest of the echo, whole and in order. */
 	while (echoed < sent) {
 		unsigned char buf[4096];
 		if (conn_wants_write(c))
-			CHECK(conn_on_writable(c) != CONN_CLOSE);
+			ASSERT_TRUE(conn_on_writable(c) != CONN_CLOSE);
 		ssize_t n = read(peer, buf, sizeof buf);
-		CHECK(n > 0 || (n < 0 && errno == EAGAIN && conn_wants_write(c)));
+		ASSERT_TRUE(n > 0 || (n < 0 && errno == EAGAIN && conn_wants_write(c)));
 		for (ssize_t k = 0; k < n; k++, echoed++)
-			CHECK_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
+			ASSERT_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
 	}
-	CHECK(!conn_wants_write(c));
+	ASSERT_TRUE(!conn_wants_write(c));
 	conn_close(c);
 	close(peer);
 }
@@ -198,7 +199,7 @@ static void test_eof_with_pending(void)
 	int peer;
 	struct conn *c = pair(&peer);
 	int small = 4096;
-	CHECK(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+	ASSERT_TRUE(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
 	static char big[256 << 10];
 	memset(big, 'x', sizeof big);
 	size_t nsent = 0;
@@ -210,8 +211,8 @@ static void test_eof_with_pending(void)
 			break;
 		conn_on_readable(c);
 	}
-	CHECK(conn_wants_write(c));
-	CHECK(shutdown(peer, SHUT_WR) == 0);
+	ASSERT_TRUE(conn_wants_write(c));
+	ASSERT_TRUE(shutdown(peer, SHUT_WR) == 0);
 	size_t ngot = 0;
 	enum conn_rc rc = CONN_MORE;
 	char buf[65536];
@@ -226,11 +227,11 @@ static void test_eof_with_pending(void)
 	}
 	while (ngot < nsent) {
 		ssize_t n = read(peer, buf, sizeof buf);
-		CHECK(n > 0);
+		ASSERT_TRUE(n > 0);
 		ngot += (size_t)n;
 	}
-	CHECK_EQ(ngot, nsent);
-	CHECK(c->eof);
+	ASSERT_EQ(ngot, nsent);
+	ASSERT_TRUE(c->eof);
 	conn_close(c);
 	close(peer);
 }
@@ -241,13 +242,13 @@ static void test_peer_gone(void)
 	int peer;
 	struct conn *c = pair(&peer);
 	uint64_t resets = atomic_load(&stats.resets);
-	CHECK_EQ(write(peer, "abc", 3), 3);
+	ASSERT_EQ(write(peer, "abc", 3), 3);
 	close(peer);
 	enum conn_rc rc = conn_on_readable(c); /* reads "abc", its echo fails */
 	if (rc != CONN_CLOSE)
 		rc = conn_on_readable(c);
-	CHECK_EQ(rc, CONN_CLOSE);
-	CHECK_EQ(atomic_load(&stats.resets), resets + 1);
+	ASSERT_EQ(rc, CONN_CLOSE);
+	ASSERT_EQ(atomic_load(&stats.resets), resets + 1);
 	conn_close(c);
 }
 
@@ -259,8 +260,8 @@ int main(void)
 	test_one_read_per_request();
 	test_eof_with_pending();
 	test_peer_gone();
-	CHECK_EQ(atomic_load(&stats.conns), 0);
-	CHECK_EQ(atomic_load(&stats.accepted), atomic_load(&stats.closed));
+	ASSERT_EQ(atomic_load(&stats.conns), 0);
+	ASSERT_EQ(atomic_load(&stats.accepted), atomic_load(&stats.closed));
 	puts("conn: ok");
 	return 0;
 }

@@ -5,6 +5,8 @@
 #include "hist.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;
@@ -34,9 +36,8 @@ static void check_close(const char *what, double q, uint64_t got, uint64_t want)
 {
 	double err = fabs((double)got - (double)want) / (double)want;
 	if (err > 0.01) {
-		fprintf(stderr, "%s: q=%g: histogram %llu, exact %llu: %.2f%% off\n", what, q,
-			(unsigned long long)got, (unsigned long long)want, 100 * err);
-		exit(1);
+		FAIL("%s: q=%g: histogram %llu, exact %llu: %.2f%% off", what, q,
+		     (unsigned long long)got, (unsigned long long)want, 100 * err);
 	}
 }
 
@@ -44,7 +45,7 @@ static void run(const char *what, uint64_t (*gen)(void), size_t n)
 {
 	static uint64_t values[200000];
 	static struct hist whole, parts[4], merged;
-	CHECK(n <= sizeof values / sizeof values[0]);
+	ASSERT_TRUE(n <= sizeof values / sizeof values[0]);
 	hist_init(&whole);
 	hist_init(&merged);
 	for (int t = 0; t < 4; t++)
@@ -58,10 +59,10 @@ static void run(const char *what, uint64_t (*gen)(void), size_t n)
 	}
 	for (int t = 0; t < 4; t++)
 		hist_merge(&merged, &parts[t]);
-	CHECK(memcmp(whole.buckets, merged.buckets, sizeof whole.buckets) == 0);
-	CHECK_EQ(merged.count, n);
-	CHECK_EQ(merged.min, whole.min);
-	CHECK_EQ(merged.max, whole.max);
+	ASSERT_TRUE(memcmp(whole.buckets, merged.buckets, sizeof whole.buckets) == 0);
+	ASSERT_EQ(merged.count, n);
+	ASSERT_EQ(merged.min, whole.min);
+	ASSERT_EQ(merged.max, whole.max);
 
 	qsort(values, n, sizeof values[0], cmp_u64);
 	const double qs[] = {0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999};
@@ -69,9 +70,9 @@ static void run(const char *what, uint64_t (*gen)(void), size_t n)
 		check_close(what, qs[i], hist_quantile(&whole, qs[i]), exact(values, n, qs[i]));
 		check_close(what, qs[i], hist_quantile(&merged, qs[i]), exact(values, n, qs[i]));
 	}
-	CHECK_EQ(hist_quantile(&whole, 1.0), values[n - 1]); /* max is exact */
-	CHECK_EQ(hist_quantile(&whole, 0.0), values[0]);     /* so is min */
-	CHECK(fabs(hist_mean(&whole) - (double)(sum / n)) < 1e-6 * (double)(sum / n) + 1e-9);
+	ASSERT_EQ(hist_quantile(&whole, 1.0), values[n - 1]); /* max is exact */
+	ASSERT_EQ(hist_quantile(&whole, 0.0), values[0]);     /* so is min */
+	ASSERT_TRUE(fabs(hist_mean(&whole) - (double)(sum / n)) < 1e-6 * (double)(sum / n) + 1e-9);
 }
 
 /* Latency-like: log-uniform from 1 µs to 60 s, so every decade of buckets is exercised. */
@@ -97,13 +98,13 @@ int main(void)
 {
 	/* the layout: contiguous buckets, each at most 1/128 of its lowest value wide */
 	for (unsigned i = 1; i < HIST_BUCKETS; i++) {
-		CHECK_EQ(hist_bucket_low(i), hist_bucket_low(i - 1) + hist_bucket_width(i - 1));
-		CHECK(hist_bucket_width(i) * 128 <= (hist_bucket_low(i) > 256 ? hist_bucket_low(i) : 256));
-		CHECK_EQ(hist_index(hist_bucket_low(i)), i);
-		CHECK_EQ(hist_index(hist_bucket_low(i) + hist_bucket_width(i) - 1), i);
+		ASSERT_EQ(hist_bucket_low(i), hist_bucket_low(i - 1) + hist_bucket_width(i - 1));
+		ASSERT_TRUE(hist_bucket_width(i) * 128 <= (hist_bucket_low(i) > 256 ? hist_bucket_low(i) : 256));
+		ASSERT_EQ(hist_index(hist_bucket_low(i)), i);
+		ASSERT_EQ(hist_index(hist_bucket_low(i) + hist_bucket_width(i) - 1), i);
 	}
-	CHECK(hist_bucket_low(HIST_BUCKETS - 1) >= 60ull * 1000000000ull); /* 60 s fits */
-	CHECK_EQ(hist_index(UINT64_MAX), HIST_BUCKETS - 1);
+	ASSERT_TRUE(hist_bucket_low(HIST_BUCKETS - 1) >= 60ull * 1000000000ull); /* 60 s fits */
+	ASSERT_EQ(hist_index(UINT64_MAX), HIST_BUCKETS - 1);
 
 	run("log-uniform", log_uniform, 200000);
 	run("clustered", clustered, 200000);
@@ -112,7 +113,7 @@ int main(void)
 
 	struct hist empty;
 	hist_init(&empty);
-	CHECK_EQ(hist_quantile(&empty, 0.5), 0);
+	ASSERT_EQ(hist_quantile(&empty, 0.5), 0);
 	puts("hist: ok");
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "options.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static enum options_result parse(struct server_config *cfg, char **argv, char *err, size_t len)
@@ -25,28 +26,28 @@ int main(void)
 	char err[256];
 
 	char *newline[] = {"echo-test", "--port", "1\n2", NULL};
-	CHECK_EQ(parse(&cfg, newline, err, sizeof err), OPTIONS_ERROR);
-	CHECK(strchr(err, '\n') == NULL);
-	CHECK(strcmp(err, "echo-test: --port '1?2': not a number (see --help)") == 0);
+	ASSERT_EQ(parse(&cfg, newline, err, sizeof err), OPTIONS_ERROR);
+	ASSERT_TRUE(strchr(err, '\n') == NULL);
+	ASSERT_TRUE(strcmp(err, "echo-test: --port '1?2': not a number (see --help)") == 0);
 	char *unknown[] = {"echo-test", "--x\ry", NULL};
-	CHECK_EQ(parse(&cfg, unknown, err, sizeof err), OPTIONS_ERROR);
-	CHECK(strcmp(err, "echo-test: unknown option --x?y (see --help)") == 0);
+	ASSERT_EQ(parse(&cfg, unknown, err, sizeof err), OPTIONS_ERROR);
+	ASSERT_TRUE(strcmp(err, "echo-test: unknown option --x?y (see --help)") == 0);
 
 	/* Twice in a row, with different argv: each starts from the defaults and from argv[1]. */
 	char *first[] = {"echo-test", "--port", "8080", "--buffer", "64KiB", NULL};
 	char *second[] = {"echo-test", "--max-conns", "10", NULL};
-	CHECK_EQ(parse(&cfg, first, err, sizeof err), OPTIONS_OK);
-	CHECK_EQ(cfg.port, 8080);
-	CHECK_EQ(cfg.buffer, 65536);
-	CHECK_EQ(parse(&cfg, second, err, sizeof err), OPTIONS_OK);
-	CHECK_EQ(cfg.port, 0);
-	CHECK_EQ(cfg.buffer, 16384);
-	CHECK_EQ(cfg.max_conns, 10);
-	CHECK(strcmp(cfg.bind, "127.0.0.1") == 0); /* the default bind: loopback only */
-	CHECK_EQ(err[0], '\0');
+	ASSERT_EQ(parse(&cfg, first, err, sizeof err), OPTIONS_OK);
+	ASSERT_EQ(cfg.port, 8080);
+	ASSERT_EQ(cfg.buffer, 65536);
+	ASSERT_EQ(parse(&cfg, second, err, sizeof err), OPTIONS_OK);
+	ASSERT_EQ(cfg.port, 0);
+	ASSERT_EQ(cfg.buffer, 16384);
+	ASSERT_EQ(cfg.max_conns, 10);
+	ASSERT_TRUE(strcmp(cfg.bind, "127.0.0.1") == 0); /* the default bind: loopback only */
+	ASSERT_EQ(err[0], '\0');
 
 	char *help[] = {"echo-test", "--help", NULL};
-	CHECK_EQ(parse(&cfg, help, err, sizeof err), OPTIONS_HELP);
+	ASSERT_EQ(parse(&cfg, help, err, sizeof err), OPTIONS_HELP);
 	puts("options: ok");
 	return 0;
 }

@@ -3,13 +3,13 @@
 #include "units.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 static uint64_t ok(const char *s, enum unit_kind k)
 {
 	uint64_t v = 0;
 	if (!parse_units(s, k, &v)) {
-		fprintf(stderr, "'%s' was refused\n", s);
-		exit(1);
+		FAIL("'%s' was refused", s);
 	}
 	return v;
 }
@@ -18,31 +18,30 @@ static void refused(const char *s, enum unit_kind k)
 {
 	uint64_t v = 12345;
 	if (parse_units(s, k, &v)) {
-		fprintf(stderr, "'%s' was accepted as %llu\n", s, (unsigned long long)v);
-		exit(1);
+		FAIL("'%s' was accepted as %llu", s, (unsigned long long)v);
 	}
-	CHECK_EQ(v, 12345); /* nothing written on failure */
+	ASSERT_EQ(v, 12345); /* nothing written on failure */
 }
 
 int main(void)
 {
-	CHECK_EQ(ok("0", UNIT_COUNT), 0);
-	CHECK_EQ(ok("10k", UNIT_COUNT), 10000);
-	CHECK_EQ(ok("1.5k", UNIT_COUNT), 1500);
-	CHECK_EQ(ok("2M", UNIT_COUNT), 2000000);
-	CHECK_EQ(ok("4KiB", UNIT_SIZE), 4096);
-	CHECK_EQ(ok("4Ki", UNIT_SIZE), 4096);
-	CHECK_EQ(ok("4k", UNIT_SIZE), 4000);
-	CHECK_EQ(ok("16MiB", UNIT_SIZE), 16u << 20);
-	CHECK_EQ(ok("64B", UNIT_SIZE), 64);
-	CHECK_EQ(ok("0.5KiB", UNIT_SIZE), 512);
-	CHECK_EQ(ok("2s", UNIT_DURATION), 2000000000u);
-	CHECK_EQ(ok("2", UNIT_DURATION), 2000000000u);
-	CHECK_EQ(ok("250ms", UNIT_DURATION), 250000000u);
-	CHECK_EQ(ok("1.5s", UNIT_DURATION), 1500000000u);
-	CHECK_EQ(ok("10us", UNIT_DURATION), 10000u);
-	CHECK_EQ(ok("1m", UNIT_DURATION), 60000000000u);
-	CHECK_EQ(ok("18446744073709551615", UNIT_COUNT), UINT64_MAX);
+	ASSERT_EQ(ok("0", UNIT_COUNT), 0);
+	ASSERT_EQ(ok("10k", UNIT_COUNT), 10000);
+	ASSERT_EQ(ok("1.5k", UNIT_COUNT), 1500);
+	ASSERT_EQ(ok("2M", UNIT_COUNT), 2000000);
+	ASSERT_EQ(ok("4KiB", UNIT_SIZE), 4096);
+	ASSERT_EQ(ok("4Ki", UNIT_SIZE), 4096);
+	ASSERT_EQ(ok("4k", UNIT_SIZE), 4000);
+	ASSERT_EQ(ok("16MiB", UNIT_SIZE), 16u << 20);
+	ASSERT_EQ(ok("64B", UNIT_SIZE), 64);
+	ASSERT_EQ(ok("0.5KiB", UNIT_SIZE), 512);
+	ASSERT_EQ(ok("2s", UNIT_DURATION), 2000000000u);
+	ASSERT_EQ(ok("2", UNIT_DURATION), 2000000000u);
+	ASSERT_EQ(ok("250ms", UNIT_DURATION), 250000000u);
+	ASSERT_EQ(ok("1.5s", UNIT_DURATION), 1500000000u);
+	ASSERT_EQ(ok("10us", UNIT_DURATION), 10000u);
+	ASSERT_EQ(ok("1m", UNIT_DURATION), 60000000000u);
+	ASSERT_EQ(ok("18446744073709551615", UNIT_COUNT), UINT64_MAX);
 
 	refused("", UNIT_COUNT);
 	refused("-1", UNIT_COUNT);
@@ -61,8 +60,8 @@ int main(void)
 	 * dropped unread, so these were accepted as 0 and as exactly 1 s. */
 	refused("0.000000000000001", UNIT_COUNT);
 	refused("1.0000000000001s", UNIT_DURATION);
-	CHECK_EQ(ok("1.500000000000000000k", UNIT_COUNT), 1500); /* zeros past it change nothing */
-	CHECK_EQ(ok("0.000000000005h", UNIT_DURATION), 18);	   /* the twelfth digit still counts */
+	ASSERT_EQ(ok("1.500000000000000000k", UNIT_COUNT), 1500); /* zeros past it change nothing */
+	ASSERT_EQ(ok("0.000000000005h", UNIT_DURATION), 18);	   /* the twelfth digit still counts */
 	puts("units: ok");
 	return 0;
 }

@@ -1,13 +1,15 @@
-/* check.h - assertions and deadlines for the echo server integration tests.
+/* check.h - the assertions and deadlines of every C test: unit, integration, torture, loadgen.
  *
  * Shows: how a test states what it expects so that a failure is self-explanatory. Every assertion
  * survives release builds (no assert.h), prints file:line, the expression and BOTH values, then
  * kills every server the test started and exits 1 (meson: fail). Styled after libuv's test/task.h.
+ * One set of macros for every suite, so a unit test and an integration test fail the same way.
  *
  * Why the kill: a failing test must not leave an echo server running (a busypoll server would burn
- * a core until the machine is rebooted). harness.c registers each server pid here.
+ * a core until the machine is rebooted). tests/integration/harness.c registers each server pid
+ * here; a unit test registers none, and a failure is then just the message and exit 1.
  *
- * Every wait in the suite is bounded: deadlines are absolute CLOCK_MONOTONIC milliseconds, and
+ * Every wait in the suites is bounded: deadlines are absolute CLOCK_MONOTONIC milliseconds, and
  * deadline_left() turns one into a poll() timeout.
  */
 #ifndef MUXBENCH_CHECK_H
@@ -53,8 +55,9 @@ long check_sys(long rv, const char *expr, const char *file, int line);
 
 #define FAIL(...) check_fail(__FILE__, __LINE__, __VA_ARGS__)
 
-/* The comparison macros evaluate each side once, as long long, and print both. The values in
- * this suite (byte counts, counters, fds) all fit. */
+/* The comparison macros evaluate each side once, as long long, and print both. The values tested
+ * (byte counts, counters, fds, sizes) fit; a uint64_t above LLONG_MAX still compares equal or not
+ * correctly (gcc converts modulo 2^64, one to one), only its printed value is negative. */
 #define ASSERT_CMP_(a, op, b)                                                                     \
 	do {                                                                                      \
 		long long a_ = (long long)(a), b_ = (long long)(b);                               \
