@@ -134,7 +134,7 @@ def start_server(c, t, sup, log, stats):
             argv = [a.replace("{port}", str(port)) for a in t.cmd]
         else:
             port, argv = None, [t.path, "--port", "0", "--stats", stats, *t.args]
-        p = sup.spawn(["taskset", "-c", c.server_cpu, *argv], stdout=out, stderr=err)
+        p = sup.spawn(["taskset", "-c", c.server_cpu, *argv], group=bool(t.cmd), stdout=out, stderr=err)
     ready = (lambda: accepts(port)) if t.cmd else (lambda: announced_port(log + ".server.out"))
     got = poll_until(ready, START_S, 0.05, give_up=lambda: not alive(p))
     if not got:

@@ -42,10 +42,13 @@ class Supervisor:
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, self.on_signal)
 
-    def spawn(self, argv, **kw):
+    def spawn(self, argv, group=False, **kw):
+        """group: the child leads a process group of its own, and signals go to the whole group
+        (a user's server started through a shell)."""
         self._holding += 1
         try:
-            p = subprocess.Popen(argv, **kw)
+            p = subprocess.Popen(argv, start_new_session=group, **kw)
+            p.group = group
             self.procs.append(p)
             return p
         finally:
@@ -56,11 +59,7 @@ class Supervisor:
 
     def cleanup(self):
         for p in self.procs:
-            if p.poll() is None:
-                try:
-                    p.kill()
-                except ProcessLookupError:
-                    pass
+            signal_tree(p, signal.SIGKILL)
         for p in self.procs:
             wait(p, 5)
         self.procs = []
@@ -86,6 +85,20 @@ def rmdir(d):
     return True
 
 
+def signal_tree(p, sig):
+    """Signals p, and its process group when it leads one: timeout(1), between bench/run and the
+    loadgen, makes itself a group leader, and killing timeout alone would orphan the loadgen."""
+    if p.poll() is not None:
+        return  # reaped: its pid may belong to someone else now
+    try:
+        if getattr(p, "group", False) or os.getpgid(p.pid) == p.pid:
+            os.killpg(p.pid, sig)
+        else:
+            p.send_signal(sig)
+    except ProcessLookupError:
+        pass
+
+
 def alive(p):
     return p is not None and p.poll() is None
 
@@ -103,10 +116,10 @@ def stop(p, sig, seconds):
     """Sends sig, waits up to seconds, then SIGKILL. -> True when sig alone ended it."""
     if not alive(p):
         return True
-    p.send_signal(sig)
+    signal_tree(p, sig)
     if wait(p, seconds):
         return True
-    p.kill()
+    signal_tree(p, signal.SIGKILL)
     wait(p, 5)
     return False
 
