@@ -24,7 +24,7 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES
+export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture
@@ -107,7 +107,7 @@ waitcost-report:
 
 regress: bench-deps all
 	@out=results/runs/regress-$$(date +%Y%m%d-%H%M%S); \
-	SERVERS= EXTRA_SERVERS=epoll-t2 CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=4 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
+	SERVERS= EXTRA_SERVERS=epoll-t2 EXTRA= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=4 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
 	python3 bench/lib/regress.py compare results/baseline.csv $$out
 
 # The baseline: the same sweep with 10 repetitions (~8 min), whose medians are steadier than any
@@ -115,7 +115,7 @@ regress: bench-deps all
 # stray on their own (results/README.md quotes that spread).
 regress-update: bench-deps all
 	@out=results/runs/regress-baseline-$$(date +%Y%m%d-%H%M%S); \
-	SERVERS= EXTRA_SERVERS=epoll-t2 CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=10 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
+	SERVERS= EXTRA_SERVERS=epoll-t2 EXTRA= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=10 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
 	python3 bench/lib/spread.py $$out 2 && \
 	python3 bench/lib/regress.py baseline $$out > results/baseline.csv.tmp && mv results/baseline.csv.tmp results/baseline.csv && \
 	echo "regress-update: results/baseline.csv from $$out"

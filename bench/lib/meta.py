@@ -3,8 +3,7 @@
 
 Kernel, CPU model, cores, RLIMIT_NOFILE, somaxconn, the ephemeral port range, git commit, compiler
 and build flags, the pinning and the syscall-counting method: everything a reader needs to judge
-whether two runs are comparable. Written once per directory; a later run with a different
-environment is refused by bench/run (rows from two machines do not belong in one table).
+whether two runs are comparable. Written once per directory, by the directory's first bench/run.
 
 usage: meta.py OUT_DIR BUILD_DIR PLACEMENT SERVER_CPU LOADGEN_CPU COUNT_METHOD
 """
@@ -53,7 +52,11 @@ def main():
     if len(sys.argv) != 7:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         sys.exit(2)
-    out, build, placement, scpu, lcpu, method = sys.argv[1:]
+    write(*sys.argv[1:])
+
+
+def write(out, build, placement, scpu, lcpu, method):
+    """OUT_DIR/meta.json (bench/run calls this in-process; main is the same from the command line)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     commit = run("git", "rev-parse", "HEAD")
     dirty = run("git", "status", "--porcelain", "--untracked-files=no")

@@ -8,7 +8,11 @@ new) and one object appended to DIR/rows.json (an array), which also holds the p
 breakdown from both counters.
 
 Every per-request figure divides by the loadgen's responses in the window: requests as the client
-saw them. results/README.md documents each column.
+saw them. results/README.md documents each column. A server that keeps no stats file (a user's
+own, from bench/run --server-cmd) is counted by the kernel alone: its row's server fields are empty.
+
+bench/run imports this module and calls append() once per repetition; `row.py --out DIR ...` does
+the same from the command line.
 
 `row.py sample --out FILE --cgroup NAME=DIR...` is bench/run's sampler: while a run lasts it
 appends, every 20 ms, each cgroup's CPU time and the time its tasks waited for a CPU none of them
@@ -201,12 +205,18 @@ def build_row(a):
     if a.status.startswith("unsupported"):
         return row, detail
 
-    lg = json.load(open(a.loadgen)) if a.loadgen and os.path.exists(a.loadgen) else None
-    try:
-        with open(a.stats) as f:
-            srv = window([json.loads(x) for x in f if x.strip()])
-    except (OSError, ValueError, SystemExit, KeyError):
-        srv = None
+    lg = None
+    if a.loadgen and os.path.exists(a.loadgen):
+        with open(a.loadgen) as f:
+            lg = json.load(f)
+    own_stats = getattr(a, "own_stats", True)
+    srv = None
+    if own_stats:
+        try:
+            with open(a.stats) as f:
+                srv = window([json.loads(x) for x in f if x.strip()])
+        except (OSError, TypeError, ValueError, SystemExit, KeyError):
+            srv = None
     kernel = None
     if a.perf and os.path.exists(a.perf):
         kernel = read_perf(a.perf) if a.count_method == "perf" else read_strace(a.perf)
@@ -215,9 +225,9 @@ def build_row(a):
     problems = []
     if lg is None:
         problems.append("no_loadgen_result")
-    if srv is None:
+    if srv is None and own_stats:
         problems.append("no_server_snapshots")
-    if lg is None or srv is None:
+    if problems:
         row["status"] = a.status if a.status != "ok" else "failed:" + problems[0]
         return row, detail
 
@@ -225,9 +235,10 @@ def build_row(a):
     lat = lg["latency_us"]
     row.update(achieved_rps=lg["achieved_rps"], p50_us=lat["p50"], p90_us=lat["p90"], p99_us=lat["p99"],
                p999_us=lat["p999"], max_us=lat["max"], errors=lg["errors"],
-               loadgen_cpu_us_per_req=lg["loadgen_cpu_us_per_req"], rss_kb=srv["maxrss_kb"],
-               threads=srv["threads"])
-    if req > 0:
+               loadgen_cpu_us_per_req=lg["loadgen_cpu_us_per_req"])
+    if srv:
+        row.update(rss_kb=srv["maxrss_kb"], threads=srv["threads"])
+    if req > 0 and srv:
         row["cpu_us_per_req"] = srv["cpu_us"] / req
         row["user_us_per_req"] = srv["user_us"] / req
         row["sys_us_per_req"] = srv["sys_us"] / req
@@ -238,14 +249,15 @@ def build_row(a):
             # io_uring receives without read(): its only reads are the signalfd's
             if not srv["syscalls"].get("io_uring_enter"):
                 row["eagain_reads_per_read"] = srv["read_eagain"] / useful if useful else None
-        if kernel and "total" in kernel:
-            row["perf_syscalls_per_req"] = kernel["total"] / req
+    if req > 0 and kernel and "total" in kernel:
+        row["perf_syscalls_per_req"] = kernel["total"] / req
 
     # Who set the pace (results.bound): the side whose CPU was saturated, the server first; a missed
     # rate with neither saturated is "neither". Busy is what a side ran plus what it waited to run,
     # from the sampler; without samples, its CPU share (which a busy neighbour on its core lowers).
-    util_lg, util_srv = lg.get("loadgen_cpu_util") or 0, srv["util"] or 0
-    srv_cores = cores(a.placement, srv["threads"])
+    # (A server without stats has no CPU share: only the samples can say how busy it was.)
+    util_lg, util_srv = lg.get("loadgen_cpu_util") or 0, (srv["util"] or 0) if srv else None
+    srv_cores = cores(a.placement, srv["threads"] if srv else None)
     lg_cores = cores(a.placement, (lg.get("config") or {}).get("threads"))
     samples = read_samples(a.busy)
     b_srv, b_lg, how = busy(samples, lg.get("window"), srv_cores, lg_cores)
@@ -254,9 +266,9 @@ def build_row(a):
     detail["server_util"] = util_srv
     detail["loadgen_util"] = util_lg
     detail["server_busy"], detail["loadgen_busy"] = shared_core(
-        a.placement, b_srv if b_srv is not None else min(1.0, util_srv / srv_cores),
+        a.placement, b_srv if b_srv is not None else None if util_srv is None else min(1.0, util_srv / srv_cores),
         b_lg if b_lg is not None else util_lg, util_srv, util_lg)
-    detail["busy_method"] = {"server": how if b_srv is not None else "CPU share",
+    detail["busy_method"] = {"server": how if b_srv is not None else "CPU share" if srv else None,
                              "loadgen": how if b_lg is not None else "CPU share"}
     row["bound"] = results.bound(detail["server_busy"], detail["loadgen_busy"], a.rate or None, lg["achieved_rps"])
 
@@ -278,6 +290,37 @@ def build_row(a):
     return row, detail
 
 
+def append(a, extra=None):
+    """Builds the row of one run (a: what main's options hold; a.own_stats=False for a server
+    without a stats file), appends it to a.out's rows.csv and rows.json (extra merged into the
+    latter), prints the progress line when a.progress is set, and returns the row."""
+    row, detail = build_row(a)
+    csv_path = os.path.join(a.out, "rows.csv")
+    new = not os.path.exists(csv_path)
+    with open(csv_path, "a", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        if new:
+            w.writerow(COLUMNS)
+        w.writerow([fmt(row[c]) for c in COLUMNS])
+
+    json_path = os.path.join(a.out, "rows.json")
+    rows = []
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            rows = json.load(f)
+    obj = dict(row)
+    obj.update(detail)
+    obj.update(extra or {})
+    rows.append(obj)
+    tmp = json_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(rows, f, indent=1)
+    os.replace(tmp, json_path)
+    if getattr(a, "progress", None):
+        print(progress_line(row, a.progress), file=sys.stderr)
+    return row
+
+
 def main():
     if sys.argv[1:2] == ["sample"]:
         return sample_main(sys.argv[2:])
@@ -289,42 +332,21 @@ def main():
         p.add_argument("--" + name, type=int, required=True)
     p.add_argument("--rate", type=int, default=0)
     p.add_argument("--stats")
+    p.add_argument("--no-stats", dest="own_stats", action="store_false",
+                   help="the server keeps no stats file: count it by the kernel alone")
     p.add_argument("--perf")
     p.add_argument("--loadgen")
     p.add_argument("--busy", help="the sampler's output (row.py sample)")
     p.add_argument("--extra", default="{}", help="JSON merged into the rows.json object")
     p.add_argument("--progress", help="REP/REPS, for the progress line on stderr")
     a = p.parse_args()
-
-    row, detail = build_row(a)
-    csv_path = os.path.join(a.out, "rows.csv")
-    new = not os.path.exists(csv_path)
-    with open(csv_path, "a", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        if new:
-            w.writerow(COLUMNS)
-        w.writerow([fmt(row[c]) for c in COLUMNS])
-
-    json_path = os.path.join(a.out, "rows.json")
-    rows = json.load(open(json_path)) if os.path.exists(json_path) else []
-    obj = dict(row)
-    obj.update(detail)
-    obj.update(json.loads(a.extra))
-    rows.append(obj)
-    tmp = json_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(rows, f, indent=1)
-    os.replace(tmp, json_path)
-    json.dump(row, sys.stdout)
+    json.dump(append(a, json.loads(a.extra)), sys.stdout)
     print()
-    if a.progress:
-        print(progress_line(row, a.progress), file=sys.stderr)
 
 
 def progress_line(r, rep):
     """One line per run. Inside bench/sweep (MUXBENCH_SWEEP="DONE TOTAL START_EPOCH") it counts
     runs over the whole sweep and adds an ETA from the mean time per run so far."""
-    import time
     prefix = f"[{rep}]"
     eta = ""
     sweep = os.environ.get("MUXBENCH_SWEEP", "").split()

@@ -76,7 +76,17 @@ bench/run --server epoll --connections 100 --active 10 --rate "$rate" --duration
 run=$!
 # Mid-run, in the window: its first snapshot is in the server's stats file (bench/run's own
 # deadlines end the wait if it never comes).
-snaps() { cat "$out"/c/logs/*-r1.stats.jsonl 2>/dev/null | grep -c '"snapshot"' || true; }
+snaps() {
+  python3 -c 'import glob, json, sys
+n = 0
+for p in glob.glob(sys.argv[1]):
+    for line in open(p):
+        try:
+            n += json.loads(line).get("type") == "snapshot"
+        except ValueError:
+            pass  # a line the server is still writing
+print(n)' "$out/c/logs/*-r1.stats.jsonl"
+}
 while (($(snaps) < 1)); do kill -0 "$run" 2>/dev/null || fail "bench/run ended before the window opened"; sleep 0.02; done
 pkill -KILL -f "echo-epoll --port 0 --stats $out/c" || fail "no server to kill"
 wait "$run" || fail "bench/run exited $? after a crash"
