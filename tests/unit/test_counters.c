@@ -10,56 +10,56 @@
 
 static void test_names(void)
 {
-	CHECK(strcmp(sys_names[SYS_READ], "read") == 0);
-	CHECK(strcmp(sys_names[SYS_PSELECT6], "pselect6") == 0);
-	CHECK(strcmp(sys_names[SYS__COUNT - 1], "io_uring_enter") == 0);
-	CHECK(strcmp(sys_op_names[OP_CANCEL], "cancel") == 0);
-	CHECK_EQ(SYS__COUNT, 14);
-	CHECK_EQ(OP__COUNT, 5);
+	ASSERT_TRUE(strcmp(sys_names[SYS_READ], "read") == 0);
+	ASSERT_TRUE(strcmp(sys_names[SYS_PSELECT6], "pselect6") == 0);
+	ASSERT_TRUE(strcmp(sys_names[SYS__COUNT - 1], "io_uring_enter") == 0);
+	ASSERT_TRUE(strcmp(sys_op_names[OP_CANCEL], "cancel") == 0);
+	ASSERT_EQ(SYS__COUNT, 14);
+	ASSERT_EQ(OP__COUNT, 5);
 }
 
 static void test_blocks(void)
 {
 	struct counters_snapshot s;
-	CHECK_EQ(counter_get(&stats.threads), 1); /* the main thread, from the start */
+	ASSERT_EQ(counter_get(&stats.threads), 1); /* the main thread, from the start */
 	STAT_ADD(requests, 2);			  /* no blocks yet: the process's own */
 	sys_counted(SYS_WRITE);
-	CHECK_EQ(counter_get(&stats.requests), 2);
+	ASSERT_EQ(counter_get(&stats.requests), 2);
 
 	const struct counters *c = counters_create(2, 0);
-	CHECK(c == counters_get() && c->nloops == 2 && c->nworkers == 0 && !c->workers);
+	ASSERT_TRUE(c == counters_get() && c->nloops == 2 && c->nworkers == 0 && !c->workers);
 	struct loop_block *b = &c->loops[0];
 	counters_attach(b);
 	STAT_ADD(requests, 3);
 	sys_counted(SYS_READ);
 	stats_conn_opened(); /* accepted, conns: the gauges; loop_accepted: this loop's */
-	CHECK_EQ(counter_get(&b->stats.requests), 3);
-	CHECK_EQ(counter_get(&b->sys.calls[SYS_READ]), 1);
-	CHECK_EQ(counter_get(&b->stats.loop_accepted), 1);
-	CHECK_EQ(counter_get(&b->stats.accepted), 0);
-	CHECK_EQ(counter_get(&stats.accepted), 1);
-	CHECK_EQ(STAT_GAUGE(conns), 1);
-	CHECK_EQ(STAT_GAUGE(peak_conns), 1);
+	ASSERT_EQ(counter_get(&b->stats.requests), 3);
+	ASSERT_EQ(counter_get(&b->sys.calls[SYS_READ]), 1);
+	ASSERT_EQ(counter_get(&b->stats.loop_accepted), 1);
+	ASSERT_EQ(counter_get(&b->stats.accepted), 0);
+	ASSERT_EQ(counter_get(&stats.accepted), 1);
+	ASSERT_EQ(STAT_GAUGE(conns), 1);
+	ASSERT_EQ(STAT_GAUGE(peak_conns), 1);
 
 	counters_freeze(b);
 	STAT_ADD(requests, 10); /* after the loop answered: a snapshot must not see it */
 	stats_conn_closed();
 	counters_snapshot(&s, true);
-	CHECK_EQ(counter_get(&s.stats.requests), 2 + 3);
-	CHECK_EQ(counter_get(&s.sys.calls[SYS_READ]), 1);
-	CHECK_EQ(counter_get(&s.sys.calls[SYS_WRITE]), 1);
-	CHECK_EQ(s.nloops, 2);
-	CHECK_EQ(s.loops[0].requests, 3);
-	CHECK_EQ(s.loops[0].accepted, 1);
-	CHECK_EQ(s.loops[0].conns, 1);
-	CHECK_EQ(s.loops[1].requests, 0);
+	ASSERT_EQ(counter_get(&s.stats.requests), 2 + 3);
+	ASSERT_EQ(counter_get(&s.sys.calls[SYS_READ]), 1);
+	ASSERT_EQ(counter_get(&s.sys.calls[SYS_WRITE]), 1);
+	ASSERT_EQ(s.nloops, 2);
+	ASSERT_EQ(s.loops[0].requests, 3);
+	ASSERT_EQ(s.loops[0].accepted, 1);
+	ASSERT_EQ(s.loops[0].conns, 1);
+	ASSERT_EQ(s.loops[1].requests, 0);
 
 	counters_snapshot(&s, false); /* the final line: every live count */
-	CHECK_EQ(counter_get(&s.stats.requests), 2 + 3 + 10);
-	CHECK_EQ(s.loops[0].conns, 0);
-	CHECK_EQ(counter_get(&s.stats.closed), 1);
-	CHECK_EQ(counter_get(&s.stats.peak_conns), 1);
-	CHECK(s.usage.user_us + s.usage.sys_us > 0 || s.usage.maxrss_kb > 0);
+	ASSERT_EQ(counter_get(&s.stats.requests), 2 + 3 + 10);
+	ASSERT_EQ(s.loops[0].conns, 0);
+	ASSERT_EQ(counter_get(&s.stats.closed), 1);
+	ASSERT_EQ(counter_get(&s.stats.peak_conns), 1);
+	ASSERT_TRUE(s.usage.user_us + s.usage.sys_us > 0 || s.usage.maxrss_kb > 0);
 }
 
 /* The keys bench/lib and tests/integration/json.c read, in the line's order. */
@@ -78,24 +78,23 @@ static void test_line(void)
 {
 	char path[] = "/tmp/muxbench-test-counters-XXXXXX";
 	int fd = mkstemp(path);
-	CHECK(fd >= 0);
+	ASSERT_TRUE(fd >= 0);
 	stats_init("test", "unit", path, true);
 	stats_write("snapshot");
 	char line[8192];
 	ssize_t n = read(fd, line, sizeof line - 1);
-	CHECK(n > 0);
+	ASSERT_TRUE(n > 0);
 	line[n] = '\0';
 	const char *at = line;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		const char *k = strstr(at, keys[i]);
 		if (!k) {
-			fprintf(stderr, "key %s missing or out of order in: %s", keys[i], line);
-			exit(1);
+			FAIL("key %s missing or out of order in: %s", keys[i], line);
 		}
 		at = k + strlen(keys[i]);
 	}
-	CHECK(strstr(line, "loop_accepted") == NULL); /* per-loop only: shown in "loops" */
-	CHECK(strchr(line, '\n') == line + n - 1);	  /* one line */
+	ASSERT_TRUE(strstr(line, "loop_accepted") == NULL); /* per-loop only: shown in "loops" */
+	ASSERT_TRUE(strchr(line, '\n') == line + n - 1);	  /* one line */
 	close(fd);
 	unlink(path);
 }
