@@ -2,6 +2,7 @@
 #include "units.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 struct suffix {
@@ -74,4 +75,17 @@ bool parse_units(const char *s, enum unit_kind kind, uint64_t *out)
 		return true;
 	}
 	return false;
+}
+
+void format_units(uint64_t v, enum unit_kind kind, char *buf, size_t len)
+{
+	static const struct suffix shown[] = {
+		{"h", 3600000000000}, {"m", 60000000000}, {"s", 1000000000}, {"ms", 1000000}, {"us", 1000},
+		{"ns", 1}, {NULL, 0}};
+	const struct suffix *u = shown;
+	if (kind == UNIT_DURATION && v != 0)
+		while (v % u->mult != 0)
+			u++; /* ends at ns, which divides everything */
+	snprintf(buf, len, "%llu%s", (unsigned long long)(kind == UNIT_DURATION && v ? v / u->mult : v),
+		 kind == UNIT_DURATION && v ? u->name : "");
 }
