@@ -50,7 +50,7 @@ static bool bad(const struct parse *p, const char *what, const char *detail)
 
 static bool out_of_range(const struct parse *p, const struct opt *o, const char *what, const char *item)
 {
-	enum unit_kind kind = o->type == OPT_DURATION ? UNIT_DURATION : UNIT_COUNT;
+	enum unit_kind kind = o->type == OPT_DURATION ? UNIT_DURATION : o->type == OPT_SIZE ? UNIT_SIZE : UNIT_COUNT;
 	char lo[32], hi[32], detail[128];
 	format_units(o->min, kind, lo, sizeof lo);
 	format_units(o->max, kind, hi, sizeof hi);
