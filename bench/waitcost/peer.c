@@ -46,8 +46,8 @@ static void connect_to(int s, const struct sockaddr_in *to)
 
 /* Connections per source address. connect() picks ephemeral ports of one parity first (even on
  * this kernel, 14,116 of the 28,232): once our own connections to this listener hold them all,
- * every further connect() walks the whole half before finding a port, and 19,000 connections
- * took 4.3 s instead of 0.4. So every SOURCE_SPAN connections move to the next 127.0.0.x source
+ * every further connect() walks the whole half before finding a port, and building a large set
+ * slows down with every connection. So every SOURCE_SPAN connections move to the next 127.0.0.x source
  * (IP_BIND_ADDRESS_NO_PORT: the port is still chosen at connect(), for the whole 4-tuple), and
  * the parent names an end by (source, port). Ports other connections hold towards other
  * destinations can be shared, so a busy machine does not run this out. */
