@@ -34,8 +34,10 @@ void perf_open(struct perf_ctl *p, const char *spec)
 	 * hanging here. perf holds both ends open itself (O_RDWR). */
 	if ((p->ctl = open(ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
 	    (comma && (p->ack = open(comma + 1, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)) {
-		fprintf(stderr, "loadgen: --perf-ctl %s: %s%s\n", spec, strerror(errno),
-			errno == ENXIO ? " (no perf stat --control reading that fifo)" : "");
+		int err = errno;
+		free(ctl);
+		fprintf(stderr, "loadgen: --perf-ctl %s: %s%s\n", spec, strerror(err),
+			err == ENXIO ? " (no perf stat --control reading that fifo)" : "");
 		exit(1);
 	}
 	free(ctl);
