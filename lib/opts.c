@@ -82,52 +82,67 @@ static bool set_number(const struct parse *p, const struct opt *o, const char *w
 	return true;
 }
 
-/* "poll,epoll" with each word's index, or "10,1k" with each number, into an opt_list. */
+/* A list item that is not a number, or not one of the words: the message says what would be. */
+static bool not_a_list(const struct parse *p, const struct opt *o, const char *what)
+{
+	if (o->type == OPT_LIST)
+		return bad(p, what, ": not a list of numbers");
+	const char *const *words = ((const struct opt_words *)o->target)->words;
+	char detail[256] = ": not a list of ";
+	for (size_t i = 0; words[i]; i++)
+		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s%s", i ? "," : "", words[i]);
+	return bad(p, what, detail);
+}
+
+/* One item of a list, s[0..len): a number within the range, or the index of one of the words. */
+static bool list_item(const struct parse *p, const struct opt *o, const char *what, const char *s, size_t len,
+		      uint64_t *v)
+{
+	char tok[TOKEN_MAX];
+	if (len >= sizeof tok) /* longer than any number or word */
+		return not_a_list(p, o, what);
+	memcpy(tok, s, len);
+	tok[len] = '\0';
+	if (o->type == OPT_WORDS) {
+		const char *const *words = ((const struct opt_words *)o->target)->words;
+		for (*v = 0; words[*v]; ++*v)
+			if (strcmp(words[*v], tok) == 0)
+				return true;
+		return not_a_list(p, o, what);
+	}
+	if (!parse_units(tok, UNIT_COUNT, v))
+		return not_a_list(p, o, what);
+	if (*v < o->min || *v > o->max) {
+		char item[32];
+		format_units(*v, UNIT_COUNT, item, sizeof item);
+		return out_of_range(p, o, what, item);
+	}
+	return true;
+}
+
+/* "10,100,1k" or "poll,epoll", comma-separated; empty items are skipped ("1,,2"), as strtok
+ * would, so that a trailing comma in a script is harmless. */
 static bool set_list(const struct parse *p, const struct opt *o, const char *what, const char *val)
 {
-	const char *const *words = o->type == OPT_WORDS ? ((struct opt_words *)o->target)->words : NULL;
 	struct opt_list l = {.n = 0};
-	char tok[TOKEN_MAX];
 	for (const char *s = val; *s;) {
 		size_t len = strcspn(s, ",");
-		if (len == 0) { /* "1,,2": as strtok reads it */
-			s++;
-			continue;
-		}
-		bool fits = len < sizeof tok;
-		memcpy(tok, s, fits ? len : 0);
-		tok[fits ? len : 0] = '\0'; /* too long for any number or word: refused below */
-		s += len + (s[len] == ',');
-		if (l.n == OPT_LIST_MAX) {
-			char detail[48];
-			snprintf(detail, sizeof detail, ": more than %d values", OPT_LIST_MAX);
-			return bad(p, what, detail);
-		}
-		uint64_t v = 0;
-		if (o->type == OPT_LIST) {
-			if (!fits || !parse_units(tok, UNIT_COUNT, &v))
-				return bad(p, what, ": not a list of numbers");
-			if (v < o->min || v > o->max) {
-				char item[32];
-				format_units(v, UNIT_COUNT, item, sizeof item);
-				return out_of_range(p, o, what, item);
-			}
-		} else {
-			while (words[v] && (!fits || strcmp(words[v], tok) != 0))
-				v++;
-			if (!words[v]) {
-				char detail[256] = ": not a list of ";
-				for (size_t i = 0; words[i]; i++)
-					snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s%s",
-						 i ? "," : "", words[i]);
+		if (len > 0) {
+			if (l.n == OPT_LIST_MAX) {
+				char detail[48];
+				snprintf(detail, sizeof detail, ": more than %d values", OPT_LIST_MAX);
 				return bad(p, what, detail);
 			}
+			if (!list_item(p, o, what, s, len, &l.v[l.n]))
+				return false;
+			l.n++;
 		}
-		l.v[l.n++] = v;
+		s += len;
+		s += *s == ',';
 	}
 	if (l.n == 0)
 		return bad(p, what, ": empty list");
-	if (words)
+	if (o->type == OPT_WORDS)
 		((struct opt_words *)o->target)->chosen = l;
 	else
 		*(struct opt_list *)o->target = l;
