@@ -13,6 +13,8 @@
  */
 #include "loadgen.h"
 
+#include "fatal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +45,8 @@ void payload_init(uint64_t seed, uint64_t size)
 	req_size = size;
 	pool_seed = seed;
 	pool = malloc(2 * pool_size);
-	if (!pool) {
-		perror("loadgen: payload pool");
-		exit(1);
-	}
+	if (!pool)
+		fatal_errno("payload pool");
 	uint64_t x = seed;
 	for (uint64_t i = 0; i < pool_size; i += 8) {
 		x = mix(x);
@@ -86,6 +86,12 @@ void lconn_schedule(struct worker *w, struct lconn *c, uint64_t sched_ns)
 		c->q_cap = cap;
 	}
 	slot_of(c, c->q_end++)->sched_ns = sched_ns;
+}
+
+bool lconn_overdue(const struct worker *w, const struct lconn *c, uint64_t now)
+{
+	return !c->dead && !c->connecting && c->rx_seq < c->tx_seq &&
+	       now - c->q[c->rx_seq & (c->q_cap - 1)].sent_ns > w->cfg->timeout_ns;
 }
 
 void lconn_fail(struct worker *w, struct lconn *c, enum err_kind kind)

@@ -1,5 +1,7 @@
 /* loadgen.h - what the load generator's pieces share: the configuration, the run's phases, the
- * per-thread worker and its counters. See loadgen.c for the whole picture. */
+ * per-thread worker and its counters, and each file's entry points. See loadgen.c for the whole
+ * picture: config.c (the command line), loadgen.c (the phases), window.c (the window's edges),
+ * connect.c and worker.c (one thread's loop), conn.c (one connection), hist.c, report.c. */
 #ifndef MUXBENCH_LOADGEN_H
 #define MUXBENCH_LOADGEN_H
 
@@ -16,7 +18,6 @@ struct config {
 	const char *host;
 	uint64_t port, connections, active, size, pipeline, threads, rate, requests, connect_rate, seed;
 	uint64_t duration_ns, warmup_ns, timeout_ns, tick_ns;
-	bool duration_set;
 	const char *sources, *perf_ctl, *json_path, *hist_path;
 	long server_pid;
 	struct sockaddr_in dest;
@@ -82,8 +83,24 @@ extern _Atomic uint64_t window_responses; /* for --requests: responses in the wi
 extern _Atomic unsigned workers_connected;
 extern _Atomic unsigned workers_drained; /* workers done with their requests in flight */
 
-uint64_t now_ns(void);
+/* config.c: the command line (exit 2 on a mistake), and the fd limit checked against it. */
+void config_parse(struct config *cfg, int argc, char **argv);
+void config_preflight(const struct config *cfg);
+
+/* window.c: the measured window's edges, for the server (--server-pid) and perf (--perf-ctl). */
+struct perf_ctl {
+	int ctl, ack; /* -1: none */
+};
+void perf_open(struct perf_ctl *p, const char *spec);
+void perf_close(struct perf_ctl *p);
+void mark_window(const struct config *cfg, const struct perf_ctl *perf, bool start);
+
+/* connect.c and worker.c: one thread. SCAN_NS: how often a loop looks for overdue requests. */
+enum { MAX_EVENTS = 512, SCAN_NS = 100 * 1000 * 1000 };
 void *worker_main(void *arg);
+bool connect_all(struct worker *w);
+void explain_connect_failure(const struct config *cfg, int err, uint64_t connected);
+void worker_flush_sends(struct worker *w, uint64_t now);
 
 /* conn.c: the request stream of one connection. */
 void payload_init(uint64_t seed, uint64_t size);
@@ -93,5 +110,7 @@ void lconn_receive(struct worker *w, struct lconn *c, uint64_t now);
 void lconn_schedule(struct worker *w, struct lconn *c, uint64_t sched_ns);
 void lconn_fail(struct worker *w, struct lconn *c, enum err_kind kind);
 void lconn_drain(struct worker *w, struct lconn *c);
+/* A request on c has waited more than --timeout for its response. */
+bool lconn_overdue(const struct worker *w, const struct lconn *c, uint64_t now);
 
 #endif

@@ -14,6 +14,8 @@
  *
  * usage: probe select-limit|poll-limit|epoll-mmap
  */
+#include "fatal.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -32,20 +34,14 @@
 #include <liburing.h>
 #endif
 
-static _Noreturn void die(const char *what)
-{
-	fprintf(stderr, "probe: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* A pipe whose read end is readable: the fd every experiment polls. */
 static int readable_fd(void)
 {
 	int p[2];
 	if (pipe(p) != 0)
-		die("pipe");
+		fatal_errno("pipe");
 	if (write(p[1], "x", 1) != 1)
-		die("write");
+		fatal_errno("write");
 	return p[0]; /* the write end stays open: the read end stays readable, not at EOF */
 }
 
@@ -56,7 +52,7 @@ static int select_bits(int fd, size_t bits)
 	size_t words = (bits + 63) / 64;
 	uint64_t *set = calloc(words, sizeof *set);
 	if (!set)
-		die("calloc");
+		fatal_errno("calloc");
 	set[fd / 64] |= 1ull << (fd % 64);
 	struct timespec zero = {0, 0};
 	long rc = syscall(SYS_pselect6, fd + 1, set, NULL, NULL, &zero, NULL);
@@ -74,7 +70,7 @@ static void select_limit(void)
 	int low[1000], n = 0, maxfd = fd;
 	for (; n < 1000; n++) {
 		if ((low[n] = dup(fd)) < 0)
-			die("dup");
+			fatal_errno("dup");
 		if (low[n] >= FD_SETSIZE) {
 			close(low[n]);
 			break;
@@ -91,13 +87,13 @@ static void select_limit(void)
 	int high = 1500;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		die("getrlimit");
+		fatal_errno("getrlimit");
 	if (rl.rlim_cur <= (rlim_t)high) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (dup2(fd, high) != high)
-		die("dup2 1500");
+		fatal_errno("dup2 1500");
 	int big = select_bits(high, 2048);
 	printf("{\"probe\":\"select-limit\",\"fd_setsize\":%d,\"fd_set_bits\":%zu,"
 	       "\"low_fds\":%d,\"low_fds_ready\":%d,\"high_fd\":%d,\"high_fd_ready_with_2048_bit_map\":%d}\n",
@@ -111,7 +107,7 @@ static int poll_entries(int fd, size_t n)
 {
 	struct pollfd *p = calloc(n, sizeof *p);
 	if (!p)
-		die("calloc");
+		fatal_errno("calloc");
 	for (size_t i = 0; i < n; i++)
 		p[i] = (struct pollfd){.fd = fd, .events = POLLIN};
 	int rc = poll(p, n, 0);
@@ -124,16 +120,16 @@ static void poll_limit(void)
 	int fd = readable_fd();
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		die("getrlimit");
+		fatal_errno("getrlimit");
 	size_t soft = rl.rlim_cur;
 	int at = poll_entries(fd, soft), over = poll_entries(fd, soft + 1);
 	/* The limit follows the soft limit: lower it and look again. */
 	struct rlimit low = {.rlim_cur = 1000, .rlim_max = rl.rlim_max};
 	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
-		die("setrlimit");
+		fatal_errno("setrlimit");
 	int at_low = poll_entries(fd, 1000), over_low = poll_entries(fd, 1001);
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		die("setrlimit");
+		fatal_errno("setrlimit");
 	printf("{\"probe\":\"poll-limit\",\"rlimit_nofile\":%zu,\"entries_at_limit\":%d,"
 	       "\"entries_over_limit\":%d,\"over_limit_error\":\"%s\",\"lowered_limit\":1000,"
 	       "\"at_lowered\":%d,\"over_lowered\":%d,\"page_entries\":%zu}\n",
@@ -147,7 +143,7 @@ static int maps_mentioning(const char *what)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	if (!f)
-		die("/proc/self/maps");
+		fatal_errno("/proc/self/maps");
 	char line[512];
 	int n = 0;
 	while (fgets(line, sizeof line, f))
@@ -160,11 +156,11 @@ static void epoll_mmap(void)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
-		die("epoll_create1");
+		fatal_errno("epoll_create1");
 	int fd = readable_fd();
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-		die("epoll_ctl");
+		fatal_errno("epoll_ctl");
 	void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ep, 0);
 	int mmap_errno = m == MAP_FAILED ? errno : 0;
 	if (m != MAP_FAILED)

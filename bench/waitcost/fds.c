@@ -6,6 +6,9 @@
 #include "proto.h"
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +36,7 @@ static void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
 	if (!p)
-		die("calloc");
+		fatal_errno("calloc");
 	return p;
 }
 
@@ -49,11 +52,11 @@ static pid_t start_peer(struct fdset *s, uint16_t port, int listener)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		die("socketpair (control)");
+		fatal_errno("socketpair (control)");
 	fflush(NULL); /* the child must not inherit (and later flush) half a CSV */
 	pid_t pid = fork();
 	if (pid < 0)
-		die("fork");
+		fatal_errno("fork");
 	if (pid == 0) {
 		xclose(sv[0]);
 		if (listener >= 0)
@@ -70,20 +73,20 @@ static void build_tcp(struct fdset *s)
 {
 	int lis = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lis < 0)
-		die("socket");
+		fatal_errno("socket");
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof a;
 	if (bind(lis, (struct sockaddr *)&a, sizeof a) < 0 || listen(lis, 4096) < 0 ||
 	    getsockname(lis, (struct sockaddr *)&a, &len) < 0)
-		die("listen on 127.0.0.1:0");
+		fatal_errno("listen on 127.0.0.1:0");
 	s->peer = start_peer(s, ntohs(a.sin_port), lis);
 
 	struct msg m;
 	for (int i = 0; i < s->n;) {
 		if (!msg_recv(s->ctl, &m, NULL, CTL_CONNECTED))
-			fail("the peer process exited while connecting (%d of %d connected)", i, s->n);
+			fatal("the peer process exited while connecting (%d of %d connected)", i, s->n);
 		if (m.count == 0 || i + (int)m.count > s->n)
-			fail("peer connected %u after %d of %d", m.count, i, s->n);
+			fatal("peer connected %u after %d of %d", m.count, i, s->n);
 		for (uint32_t b = 0; b < m.count; b++, i++) {
 			struct sockaddr_in from;
 			socklen_t flen = sizeof from;
@@ -91,9 +94,9 @@ static void build_tcp(struct fdset *s)
 			/* The peer's connect() has returned, so accept() finds it queued. */
 			while ((fd = accept4(lis, (struct sockaddr *)&from, &flen, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
 				if (errno != EINTR)
-					die("accept4 (connection %d of %d)", i + 1, s->n);
+					fatal_errno("accept4 (connection %d of %d)", i + 1, s->n);
 			if (peer_tcp_id(&from) >= peer_tcp_slots(s->n))
-				fail("connection from an unexpected address");
+				fatal("connection from an unexpected address");
 			add(s, i, fd, peer_tcp_id(&from));
 		}
 		m = (struct msg){.type = CTL_ACK};
@@ -110,9 +113,9 @@ static void build_unix(struct fdset *s)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		die("getrlimit");
+		fatal_errno("getrlimit");
 	if (rl.rlim_cur < (rlim_t)s->n + CTL_BATCH + 16)
-		fail("%d unix sockets need more fds than RLIMIT_NOFILE %llu allows", s->n,
+		fatal("%d unix sockets need more fds than RLIMIT_NOFILE %llu allows", s->n,
 		     (unsigned long long)rl.rlim_cur);
 	int high = (int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur) - CTL_BATCH - 8;
 	s->peer = start_peer(s, 0, -1);
@@ -123,9 +126,9 @@ static void build_unix(struct fdset *s)
 		for (; batch < CTL_BATCH && i < s->n; batch++, i++) {
 			int sv[2];
 			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-				die("socketpair (pair %d of %d)", i + 1, s->n);
+				fatal_errno("socketpair (pair %d of %d)", i + 1, s->n);
 			if ((give[batch] = fcntl(sv[1], F_DUPFD_CLOEXEC, high)) < 0)
-				die("fcntl F_DUPFD");
+				fatal_errno("fcntl F_DUPFD");
 			xclose(sv[1]);
 			add(s, i, sv[0], (unsigned)i);
 		}
@@ -134,7 +137,7 @@ static void build_unix(struct fdset *s)
 		for (uint32_t b = 0; b < batch; b++)
 			xclose(give[b]);
 		if (!msg_recv(s->ctl, &m, NULL, CTL_ACK))
-			fail("the peer process exited while receiving sockets");
+			fatal("the peer process exited while receiving sockets");
 	}
 }
 
@@ -150,18 +153,18 @@ static void preload(struct fdset *s)
 			m.ids[m.count++] = s->id[s->ready_idx[j]];
 		msg_send(s->ctl, &m, NULL);
 		if (!msg_recv(s->ctl, &m, NULL, CTL_ACK))
-			fail("the peer process exited while preloading");
+			fatal("the peer process exited while preloading");
 	}
-	int64_t deadline = now_ns() + 5000000000;
+	uint64_t deadline = now_ns() + 5000000000;
 	for (int j = 0; j < s->k; j++) {
 		int fd = s->fd[s->ready_idx[j]], queued;
 		for (;;) {
 			if (ioctl(fd, FIONREAD, &queued) < 0)
-				die("ioctl FIONREAD");
+				fatal_errno("ioctl FIONREAD");
 			if (queued == PRELOAD)
 				break;
 			if (queued > PRELOAD || now_ns() > deadline)
-				fail("a ready fd has %d bytes queued, expected %d", queued, PRELOAD);
+				fatal("a ready fd has %d bytes queued, expected %d", queued, PRELOAD);
 			usleep(1000);
 		}
 	}
@@ -170,7 +173,7 @@ static void preload(struct fdset *s)
 void fdset_build(struct fdset *s, int n, int k, enum sock_kind kind)
 {
 	if (n < 1 || k < 1 || k > n)
-		fail("fdset_build: n %d, k %d", n, k);
+		fatal("fdset_build: n %d, k %d", n, k);
 	*s = (struct fdset){.n = n, .k = k, .kind = kind, .maxfd = -1, .ctl = -1};
 	s->fd = xcalloc((size_t)n, sizeof *s->fd);
 	s->id = xcalloc((size_t)n, sizeof *s->id);
@@ -195,16 +198,16 @@ void fdset_free(struct fdset *s)
 	for (int i = 0; i < s->n; i++) {
 		if (s->kind == SOCK_TCP &&
 		    setsockopt(s->fd[i], SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close) < 0)
-			die("setsockopt SO_LINGER");
+			fatal_errno("setsockopt SO_LINGER");
 		xclose(s->fd[i]);
 	}
 	xclose(s->ctl); /* the peer sees EOF and exits */
 	int status;
 	while (waitpid(s->peer, &status, 0) < 0)
 		if (errno != EINTR)
-			die("waitpid");
+			fatal_errno("waitpid");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail("the peer process ended with status %#x", status);
+		fatal("the peer process ended with status %#x", status);
 	free(s->fd);
 	free(s->id);
 	free(s->ready);

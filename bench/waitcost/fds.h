@@ -17,7 +17,7 @@ enum sock_kind { SOCK_TCP, SOCK_UNIX };
 
 /* Bytes queued on each ready fd. The busy pass reads one byte per ready fd per call, so this caps
  * the busy calls a set can serve (measure.c budgets them). 64 KiB is one write, which a loopback
- * TCP socket takes into its receive queue whole at the default tcp_rmem (it stops near 110 KiB). */
+ * TCP socket takes into its receive queue whole at the default tcp_rmem. */
 #define PRELOAD 65536
 
 struct fdset {

@@ -3,6 +3,9 @@
 
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <stdlib.h>
 #include <sys/epoll.h>
 
@@ -24,11 +27,11 @@ void summarize(double *v, int n, struct summary *out)
 /* calls back-to-back calls; the count check costs one predictable branch per call. */
 static int64_t batch(const struct mech *m, void *st, struct fdset *s, long calls)
 {
-	int64_t t0 = now_ns();
+	uint64_t t0 = now_ns();
 	for (long c = 0; c < calls; c++) {
 		int got = m->call(st, NULL);
 		if (got != s->k)
-			fail("%s: a call reported %d ready fds, the set has %d (N %d, %s): not timing a broken set",
+			fatal("%s: a call reported %d ready fds, the set has %d (N %d, %s): not timing a broken set",
 			     m->name, got, s->k, s->n, sock_kind_name(s->kind));
 	}
 	int64_t t = now_ns() - t0;
@@ -59,11 +62,11 @@ void measure(const struct mech *m, struct fdset *s, int reps, int64_t rep_ns, st
 	if (m->consumes && c > bytes_left(s) / (WARMUP + reps))
 		c = bytes_left(s) / (WARMUP + reps); /* shorter repetitions, said in calls_per_rep */
 	if (c < 1)
-		fail("%s: %d repetitions need more than the %d bytes preloaded per ready fd", m->name, reps, PRELOAD);
+		fatal("%s: %d repetitions need more than the %d bytes preloaded per ready fd", m->name, reps, PRELOAD);
 
 	double *v = malloc((size_t)reps * sizeof *v);
 	if (!v)
-		die("malloc");
+		fatal_errno("malloc");
 	for (int r = -WARMUP; r < reps; r++) {
 		t = batch(m, st, s, c);
 		if (r >= 0)
@@ -82,7 +85,7 @@ static void ctl_all(int ep, int op, const struct fdset *s)
 	for (int i = 0; i < s->n; i++) {
 		struct epoll_event e = {.events = events, .data.u32 = (uint32_t)i};
 		if (epoll_ctl(ep, op, s->fd[i], &e) < 0)
-			die("epoll_ctl op %d on fd %d", op, s->fd[i]);
+			fatal_errno("epoll_ctl op %d on fd %d", op, s->fd[i]);
 	}
 }
 
@@ -90,14 +93,14 @@ void measure_epoll_ctl(const struct fdset *s, int reps, struct summary out[3])
 {
 	double *v = malloc(3 * (size_t)reps * sizeof *v);
 	if (!v)
-		die("malloc");
+		fatal_errno("malloc");
 	static const int ops[3] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};
 	for (int r = -WARMUP; r < reps; r++) {
 		int ep = epoll_create1(EPOLL_CLOEXEC);
 		if (ep < 0)
-			die("epoll_create1");
+			fatal_errno("epoll_create1");
 		for (int o = 0; o < 3; o++) {
-			int64_t t0 = now_ns();
+			uint64_t t0 = now_ns();
 			ctl_all(ep, ops[o], s);
 			if (r >= 0)
 				v[o * reps + r] = (double)(now_ns() - t0) / s->n;

@@ -1,7 +1,7 @@
 /* measure.h - time one mechanism on one set: calibrate, warm up, repeat, summarize.
  *
  * A repetition is a batch of C back-to-back calls between two CLOCK_MONOTONIC readings, so the
- * clock's own cost (~20 ns) is spread over C calls; C is calibrated once per configuration so a
+ * clock's own cost is spread over C calls; C is calibrated once per configuration so a
  * repetition lasts about rep_ns (default 7 ms: long enough to dwarf the clock, short enough that a
  * preemption by the other engineer's work spoils one repetition, not the median). The first
  * WARMUP repetitions are discarded (caches, the kernel's wait-queue allocations, branch history).

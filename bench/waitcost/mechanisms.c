@@ -4,6 +4,9 @@
 
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -16,7 +19,7 @@ static void *xzalloc(size_t size)
 {
 	void *p = calloc(1, size ? size : 1);
 	if (!p)
-		die("calloc");
+		fatal_errno("calloc");
 	return p;
 }
 
@@ -52,7 +55,7 @@ static int select_call(void *p, bool *seen)
 		r = select(st->s->maxfd + 1, &st->rd, NULL, NULL, NULL);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
-		die("select");
+		fatal_errno("select");
 	for (int i = 0; seen && i < st->s->n; i++)
 		if (FD_ISSET(st->s->fd[i], &st->rd))
 			seen[i] = true;
@@ -82,7 +85,7 @@ static int poll_call(void *p, bool *seen)
 	int r;
 	while ((r = poll(st->p, (nfds_t)st->s->n, -1)) < 0)
 		if (errno != EINTR)
-			die("poll");
+			fatal_errno("poll");
 	for (int i = 0; seen && i < st->s->n; i++)
 		if (st->p[i].revents)
 			seen[i] = true;
@@ -111,11 +114,11 @@ static void *epoll_open(const struct fdset *s)
 	/* Room for all N: one call then reports every ready fd, as the count check requires. */
 	st->ev = xzalloc((size_t)s->n * sizeof *st->ev);
 	if ((st->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		die("epoll_create1");
+		fatal_errno("epoll_create1");
 	for (int i = 0; i < s->n; i++) {
 		struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i}; /* level-triggered */
 		if (epoll_ctl(st->ep, EPOLL_CTL_ADD, s->fd[i], &e) < 0)
-			die("epoll_ctl ADD");
+			fatal_errno("epoll_ctl ADD");
 	}
 	return st;
 }
@@ -126,7 +129,7 @@ static int epoll_call(void *p, bool *seen)
 	int r;
 	while ((r = epoll_wait(st->ep, st->ev, st->s->n, -1)) < 0)
 		if (errno != EINTR)
-			die("epoll_wait");
+			fatal_errno("epoll_wait");
 	for (int j = 0; seen && j < r; j++)
 		seen[st->ev[j].data.u32] = true;
 	return r;
@@ -159,11 +162,11 @@ static int busy_call(void *p, bool *seen)
 			if (seen)
 				seen[i] = true;
 		} else if (r == 0) {
-			fail("busy pass: EOF on fd %d (the peer closed it)", s->fd[i]);
+			fatal("busy pass: EOF on fd %d (the peer closed it)", s->fd[i]);
 		} else if (errno == EINTR) {
 			i--; /* ask the same fd again */
 		} else if (errno != EAGAIN) {
-			die("busy pass: read fd %d", s->fd[i]);
+			fatal_errno("busy pass: read fd %d", s->fd[i]);
 		}
 	}
 	return got;

@@ -10,6 +10,9 @@
 #include "proto.h"
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,25 +29,25 @@ static void connect_to(int s, const struct sockaddr_in *to)
 	if (connect(s, (const struct sockaddr *)to, sizeof *to) == 0)
 		return;
 	if (errno != EINTR)
-		die("peer: connect to 127.0.0.1:%u", ntohs(to->sin_port));
+		fatal_errno("peer: connect to 127.0.0.1:%u", ntohs(to->sin_port));
 	struct pollfd p = {.fd = s, .events = POLLOUT};
 	int err = 0;
 	socklen_t len = sizeof err;
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
-			die("peer: poll");
+			fatal_errno("peer: poll");
 	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		die("peer: getsockopt SO_ERROR");
+		fatal_errno("peer: getsockopt SO_ERROR");
 	if (err) {
 		errno = err;
-		die("peer: connect to 127.0.0.1:%u", ntohs(to->sin_port));
+		fatal_errno("peer: connect to 127.0.0.1:%u", ntohs(to->sin_port));
 	}
 }
 
 /* Connections per source address. connect() picks ephemeral ports of one parity first (even on
  * this kernel, 14,116 of the 28,232): once our own connections to this listener hold them all,
- * every further connect() walks the whole half before finding a port, and 19,000 connections
- * took 4.3 s instead of 0.4. So every SOURCE_SPAN connections move to the next 127.0.0.x source
+ * every further connect() walks the whole half before finding a port, and building a large set
+ * slows down with every connection. So every SOURCE_SPAN connections move to the next 127.0.0.x source
  * (IP_BIND_ADDRESS_NO_PORT: the port is still chosen at connect(), for the whole 4-tuple), and
  * the parent names an end by (source, port). Ports other connections hold towards other
  * destinations can be shared, so a busy machine does not run this out. */
@@ -67,17 +70,17 @@ static void connect_all(int ctl, int n, uint16_t port, int *by_id)
 		for (; batch < CTL_BATCH && i < n; batch++, i++) {
 			int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 			if (s < 0)
-				die("peer: socket (connection %d of %d)", i + 1, n);
+				fatal_errno("peer: socket (connection %d of %d)", i + 1, n);
 			struct sockaddr_in from = {.sin_family = AF_INET,
 						   .sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)(i / SOURCE_SPAN))};
 			if (setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) < 0 ||
 			    bind(s, (struct sockaddr *)&from, sizeof from) < 0)
-				die("peer: bind to 127.0.0.%d", 1 + i / SOURCE_SPAN);
+				fatal_errno("peer: bind to 127.0.0.%d", 1 + i / SOURCE_SPAN);
 			connect_to(s, &to);
 			struct sockaddr_in me;
 			socklen_t len = sizeof me;
 			if (getsockname(s, (struct sockaddr *)&me, &len) < 0)
-				die("peer: getsockname");
+				fatal_errno("peer: getsockname");
 			by_id[peer_tcp_id(&me)] = s;
 		}
 		m = (struct msg){.type = CTL_CONNECTED, .count = batch};
@@ -94,7 +97,7 @@ static void receive_all(int ctl, int n, int *by_id)
 		if (!msg_recv(ctl, &m, by_id + i, CTL_FDS))
 			_exit(1);
 		if (m.count == 0 || i + (int)m.count > n)
-			fail("peer: %u fds after %d of %d", m.count, i, n);
+			fatal("peer: %u fds after %d of %d", m.count, i, n);
 		m = (struct msg){.type = CTL_ACK, .count = m.count};
 		msg_send(ctl, &m, NULL);
 	}
@@ -114,7 +117,7 @@ static void preload(int fd)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno != EAGAIN)
-			die("peer: send");
+			fatal_errno("peer: send");
 		/* Full: wait a little for room; a socket that never takes PRELOAD bytes is an error,
 		 * not a hang (the parent checks that every byte arrived). */
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -122,21 +125,21 @@ static void preload(int fd)
 		while ((pr = poll(&p, 1, 5000)) < 0 && errno == EINTR)
 			;
 		if (pr < 0)
-			die("peer: poll");
+			fatal_errno("peer: poll");
 		if (pr == 0)
-			fail("peer: a socket took only %zu of %d preload bytes", done, PRELOAD);
+			fatal("peer: a socket took only %zu of %d preload bytes", done, PRELOAD);
 	}
 }
 
 void peer_main(int ctl, enum sock_kind kind, int n, uint16_t port)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		die("peer: prctl");
+		fatal_errno("peer: prctl");
 	/* TCP ends are named by source and port (peer_tcp_id), unix ends by their index. */
 	size_t slots = kind == SOCK_TCP ? peer_tcp_slots(n) : (size_t)n;
 	int *by_id = malloc(slots * sizeof *by_id);
 	if (!by_id)
-		die("peer: malloc");
+		fatal_errno("peer: malloc");
 	for (size_t i = 0; i < slots; i++)
 		by_id[i] = -1;
 	if (kind == SOCK_TCP)
@@ -148,7 +151,7 @@ void peer_main(int ctl, enum sock_kind kind, int n, uint16_t port)
 	while (msg_recv(ctl, &m, NULL, CTL_PRELOAD)) {
 		for (uint32_t j = 0; j < m.count; j++) {
 			if (m.ids[j] >= slots || by_id[m.ids[j]] < 0)
-				fail("peer: no socket named %u", m.ids[j]);
+				fatal("peer: no socket named %u", m.ids[j]);
 			preload(by_id[m.ids[j]]);
 		}
 		m = (struct msg){.type = CTL_ACK, .count = m.count};

@@ -3,6 +3,9 @@
 
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -16,7 +19,7 @@ static size_t msg_len(uint32_t count)
 void msg_send(int sock, const struct msg *m, const int *fds)
 {
 	if (m->count > CTL_BATCH)
-		fail("message of %u entries", m->count);
+		fatal("message of %u entries", m->count);
 	/* With fds the ids are not sent: the fds are the payload. */
 	size_t len = fds ? msg_len(0) : msg_len(m->count);
 	struct iovec iov = {.iov_base = (void *)m, .iov_len = len};
@@ -40,9 +43,9 @@ void msg_send(int sock, const struct msg *m, const int *fds)
 		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		die("control socket: sendmsg");
+		fatal_errno("control socket: sendmsg");
 	if ((size_t)r != len) /* SEQPACKET is all or nothing; anything else is a broken assumption */
-		fail("control socket: sent %zd of %zu bytes", r, len);
+		fatal("control socket: sent %zd of %zu bytes", r, len);
 }
 
 bool msg_recv(int sock, struct msg *m, int *fds, uint32_t want)
@@ -59,29 +62,29 @@ bool msg_recv(int sock, struct msg *m, int *fds, uint32_t want)
 		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		die("control socket: recvmsg");
+		fatal_errno("control socket: recvmsg");
 	if (r == 0)
 		return false;
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-		fail("control socket: message truncated");
+		fatal("control socket: message truncated");
 	if ((size_t)r < msg_len(0) || m->count > CTL_BATCH)
-		fail("control socket: malformed message (%zd bytes)", r);
+		fatal("control socket: malformed message (%zd bytes)", r);
 	if (want && m->type != want)
-		fail("control socket: message type %u, expected %u", m->type, want);
+		fatal("control socket: message type %u, expected %u", m->type, want);
 	uint32_t nfds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		nfds = (uint32_t)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 		if (!fds || nfds > CTL_BATCH)
-			fail("control socket: %u unexpected fds", nfds);
+			fatal("control socket: %u unexpected fds", nfds);
 		memcpy(fds, CMSG_DATA(c), sizeof(int) * nfds);
 	}
 	if (fds) {
 		if (nfds != m->count)
-			fail("control socket: %u fds for a message of %u", nfds, m->count);
+			fatal("control socket: %u fds for a message of %u", nfds, m->count);
 	} else if ((size_t)r != msg_len(m->count)) {
-		fail("control socket: %zd bytes for %u ids", r, m->count);
+		fatal("control socket: %zd bytes for %u ids", r, m->count);
 	}
 	return true;
 }

@@ -20,6 +20,9 @@
 #include "mechanisms.h"
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,7 +74,7 @@ static void check_kernel_view(const struct fdset *s)
 {
 	struct pollfd *p = calloc((size_t)s->n, sizeof *p);
 	if (!p)
-		die("calloc");
+		fatal_errno("calloc");
 	for (int i = 0; i < s->n; i++)
 		p[i] = (struct pollfd){.fd = s->fd[i], .events = POLLIN | POLLOUT};
 	int r = poll(p, (nfds_t)s->n, 0);
@@ -81,7 +84,7 @@ static void check_kernel_view(const struct fdset *s)
 		short want = (short)(POLLOUT | (s->ready[i] ? POLLIN : 0));
 		int queued = -1;
 		if (ioctl(s->fd[i], FIONREAD, &queued) < 0)
-			die("ioctl FIONREAD");
+			fatal_errno("ioctl FIONREAD");
 		int want_q = s->ready[i] ? PRELOAD - (int)s->consumed : 0;
 		CHECK(p[i].revents == want, "index %d (fd %d): revents %#x, expected %#x\n", i, s->fd[i],
 		      (unsigned)p[i].revents, (unsigned)want);
@@ -114,7 +117,7 @@ static void check_wrong_count_is_fatal(struct fdset *s)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
-		die("fork");
+		fatal_errno("fork");
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (devnull < 0 || dup2(devnull, STDERR_FILENO) < 0) /* the expected complaint */
@@ -127,7 +130,7 @@ static void check_wrong_count_is_fatal(struct fdset *s)
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			die("waitpid");
+			fatal_errno("waitpid");
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a wrong count was timed (status %#x)\n", status);
 }
 
@@ -141,7 +144,7 @@ static bool run_case(enum sock_kind kind, int n, int k, bool expect_select)
 	check_kernel_view(&s);
 	bool *seen = malloc((size_t)n);
 	if (!seen)
-		die("malloc");
+		fatal_errno("malloc");
 	bool select_ran = false;
 	for (int i = 0; mechs[i]; i++) {
 		const char *why = mechs[i]->unusable(&s);
@@ -179,7 +182,7 @@ int self_test(void)
 	 * two source addresses, peer.c.) */
 	int low = dup(STDIN_FILENO);
 	if (low < 0)
-		die("dup");
+		fatal_errno("dup");
 	xclose(low);
 	int near = FD_SETSIZE - low - 4;
 	static const struct {

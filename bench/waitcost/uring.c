@@ -12,6 +12,9 @@
 
 #include "util.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
@@ -52,11 +55,11 @@ static int reap(struct ur *st, bool *seen)
 	io_uring_for_each_cqe(&st->ring, head, cqe) {
 		if (cqe->res < 0) {
 			errno = -cqe->res;
-			die("io_uring poll completion");
+			fatal_errno("io_uring poll completion");
 		}
 		uint64_t i = io_uring_cqe_get_data64(cqe);
 		if (i >= (uint64_t)st->s->n || !(cqe->res & POLLIN))
-			fail("io_uring: completion for index %llu, mask %#x", (unsigned long long)i, cqe->res);
+			fatal("io_uring: completion for index %llu, mask %#x", (unsigned long long)i, cqe->res);
 		st->rearm[st->nrearm++] = (int)i; /* each fd has one poll armed: nrearm <= n */
 		if (seen)
 			seen[i] = true;
@@ -70,7 +73,7 @@ static struct io_uring_sqe *sqe_for(struct ur *st, int i)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
 	if (!sqe)
-		fail("io_uring: SQ ring full");
+		fatal("io_uring: SQ ring full");
 	io_uring_prep_poll_add(sqe, st->s->fd[i], POLLIN);
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
 	return sqe;
@@ -83,12 +86,12 @@ static void *uring_open(const struct fdset *s)
 	while (entries < (unsigned)s->k)
 		entries *= 2;
 	if (!st || !(st->rearm = calloc((size_t)s->n, sizeof *st->rearm)))
-		die("calloc");
+		fatal_errno("calloc");
 	st->s = s;
 	int r = io_uring_queue_init(entries, &st->ring, 0); /* CQ ring: 2 x entries >= 2K */
 	if (r < 0) {
 		errno = -r;
-		die("io_uring_queue_init(%u)", entries);
+		fatal_errno("io_uring_queue_init(%u)", entries);
 	}
 	/* Arm all N (not timed). The K ready complete at once; reaping after every chunk keeps
 	 * the CQ ring from overflowing. */
@@ -99,23 +102,23 @@ static void *uring_open(const struct fdset *s)
 			;
 		if (r < 0) {
 			errno = -r;
-			die("io_uring_submit (arming)");
+			fatal_errno("io_uring_submit (arming)");
 		}
 		reap(st, NULL);
 	}
-	int64_t deadline = now_ns() + 5000000000;
+	uint64_t deadline = now_ns() + 5000000000;
 	while (st->nrearm < s->k && now_ns() < deadline) {
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts = {.tv_nsec = 10000000};
 		r = io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
 		if (r < 0 && r != -ETIME && r != -EINTR) {
 			errno = -r;
-			die("io_uring_wait_cqe_timeout");
+			fatal_errno("io_uring_wait_cqe_timeout");
 		}
 		reap(st, NULL);
 	}
 	if (st->nrearm != s->k)
-		fail("io_uring: %d of %d polls completed on arming", st->nrearm, s->k);
+		fatal("io_uring: %d of %d polls completed on arming", st->nrearm, s->k);
 	return st;
 }
 
@@ -133,13 +136,13 @@ static int uring_call(void *p, bool *seen)
 		;
 	if (r < 0) {
 		errno = -r;
-		die("io_uring_submit_and_wait");
+		fatal_errno("io_uring_submit_and_wait");
 	}
 	struct io_uring_cqe *cqe;
 	while (io_uring_cq_ready(&st->ring) < want)
 		if ((r = io_uring_wait_cqe_nr(&st->ring, &cqe, want)) < 0 && r != -EINTR) {
 			errno = -r;
-			die("io_uring_wait_cqe_nr");
+			fatal_errno("io_uring_wait_cqe_nr");
 		}
 	return reap(st, seen);
 }

@@ -1,11 +1,13 @@
-/* options.h - the command line every server shares, parsed from one table.
+/* options.h - the command line every server shares: a table for lib's parser (opts.h).
  *
  * Common: --port, --bind, --stats, --buffer, --max-conns, --help. A server adds its own options
- * (--edge, --iterative, ...) as a second table of the same shape. Any mistake is one line on stderr
- * and exit status 2.
+ * (--edge, --iterative, ...) as a second table of the same shape, ended by a row of zeros. Any
+ * mistake is one line on stderr and exit status 2 (opts.h says why).
  */
 #ifndef MUXBENCH_OPTIONS_H
 #define MUXBENCH_OPTIONS_H
+
+#include "opts.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,22 +23,17 @@ struct server_config {
 	uint64_t max_conns;	/* 0: as many as the fd limit allows */
 };
 
-enum opt_type { OPT_FLAG, OPT_STRING, OPT_COUNT, OPT_SIZE, OPT_DURATION /* in ns */ };
-
-struct server_option {
-	const char *name;
-	enum opt_type type;
-	void *target; /* bool *, const char **, uint64_t * */
-	uint64_t min, max;
-	const char *arg, *help;
-};
+/* A server's own option is a row of lib's table: {name, OPT_FLAG/STRING/COUNT/SIZE/DURATION,
+ * target, min, max, arg, help}. The servers' older name for it stays, so that no server file
+ * has to change with the move to lib/. */
+#define server_option opt
 
 /* Fills cfg with defaults, then from argv; extra may be NULL. Exits 0 on --help, 2 on a bad option. */
 void options_parse(struct server_config *cfg, int argc, char **argv, const struct server_option *extra);
 
 /* The same parse without exiting: on OPTIONS_ERROR, err holds the one-line message options_parse
  * would print (no newline). Callable repeatedly (it resets getopt); GNU getopt may permute argv. */
-enum options_result { OPTIONS_OK, OPTIONS_HELP, OPTIONS_ERROR };
+enum options_result { OPTIONS_OK = OPTS_OK, OPTIONS_HELP = OPTS_HELP, OPTIONS_ERROR = OPTS_ERROR };
 enum options_result options_try_parse(struct server_config *cfg, int argc, char **argv,
 				      const struct server_option *extra, char *err, size_t errlen);
 

@@ -1,4 +1,4 @@
-/* fuzz_units.c - parse_units() (servers/core/units.c) on arbitrary strings, in all three kinds.
+/* fuzz_units.c - parse_units() (lib/units.c) on arbitrary strings, in all three kinds.
  *
  * The first byte picks the kind (count, size, duration), the rest up to a NUL is the string.
  * Overflow in the arithmetic is UBSan's to catch; the invariants catch wrong answers:

@@ -18,13 +18,14 @@ command -v "$FUZZ_CC" >/dev/null || { echo "run.sh: no $FUZZ_CC (apt-get install
 
 # target -> its sources besides tests/fuzz/fuzz_<target>.c
 declare -A sources=(
-	[options]="servers/core/options.c servers/core/units.c"
-	[units]="servers/core/units.c"
+	[options]="servers/core/options.c lib/opts.c lib/units.c"
+	[opts]="lib/opts.c lib/units.c"
+	[units]="lib/units.c"
 	[hist]="loadgen/hist.c"
 )
-targets=(options units hist)
+targets=(options opts units hist)
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror "-fsanitize=fuzzer,address,undefined"
-	-fno-sanitize-recover=undefined -Iservers/core -Iloadgen -Itests/fuzz)
+	-fno-sanitize-recover=undefined -Ilib -Iservers/core -Iloadgen -Itests/fuzz)
 
 mkdir -p "$FUZZ_BUILD"
 summary=()

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static uint64_t ok(const char *s, enum unit_kind k)
 {
@@ -62,6 +63,29 @@ int main(void)
 	refused("1.0000000000001s", UNIT_DURATION);
 	ASSERT_EQ(ok("1.500000000000000000k", UNIT_COUNT), 1500); /* zeros past it change nothing */
 	ASSERT_EQ(ok("0.000000000005h", UNIT_DURATION), 18);	   /* the twelfth digit still counts */
+
+	/* format_units, the way back for messages: the largest unit that shows the value exactly. */
+	char buf[32];
+	static const struct {
+		uint64_t v;
+		enum unit_kind kind;
+		const char *want;
+	} shown[] = {
+		{0, UNIT_DURATION, "0"},	  {1, UNIT_DURATION, "1ns"},	    {100000, UNIT_DURATION, "100us"},
+		{1500000, UNIT_DURATION, "1500us"}, {7000000, UNIT_DURATION, "7ms"},  {10000000000ull, UNIT_DURATION, "10s"},
+		{90000000000ull, UNIT_DURATION, "90s"}, {3600000000000ull, UNIT_DURATION, "1h"},
+		{0, UNIT_SIZE, "0"},		  {1000, UNIT_SIZE, "1000"},	    {16384, UNIT_SIZE, "16KiB"},
+		{1u << 30, UNIT_SIZE, "1GiB"},	  {1000000, UNIT_COUNT, "1000000"},
+	};
+	for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+		format_units(shown[i].v, shown[i].kind, buf, sizeof buf);
+		if (strcmp(buf, shown[i].want) != 0) {
+			FAIL("format_units(%llu) gave '%s', want '%s'", (unsigned long long)shown[i].v, buf,
+			     shown[i].want);
+		}
+		uint64_t back; /* and what it shows parses back to the same value */
+		ASSERT_TRUE(parse_units(buf, shown[i].kind, &back) && back == shown[i].v);
+	}
 	puts("units: ok");
 	return 0;
 }

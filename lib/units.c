@@ -2,6 +2,7 @@
 #include "units.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 struct suffix {
@@ -74,4 +75,20 @@ bool parse_units(const char *s, enum unit_kind kind, uint64_t *out)
 		return true;
 	}
 	return false;
+}
+
+void format_units(uint64_t v, enum unit_kind kind, char *buf, size_t len)
+{
+	static const struct suffix durations[] = {
+		{"h", 3600000000000}, {"m", 60000000000}, {"s", 1000000000}, {"ms", 1000000}, {"us", 1000},
+		{"ns", 1}, {NULL, 0}};
+	static const struct suffix sizes[] = {
+		{"GiB", 1073741824}, {"MiB", 1048576}, {"KiB", 1024}, {"", 1}, {NULL, 0}};
+	static const struct suffix plain[] = {{"", 1}, {NULL, 0}};
+	const struct suffix *u = kind == UNIT_DURATION ? durations : kind == UNIT_SIZE ? sizes : plain;
+	if (v == 0)
+		u = plain;
+	while (v % u->mult != 0)
+		u++; /* each table ends with 1, which divides everything */
+	snprintf(buf, len, "%llu%s", (unsigned long long)(v / u->mult), u->name);
 }

@@ -10,10 +10,16 @@
 #define MUXBENCH_UNITS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum unit_kind { UNIT_COUNT, UNIT_SIZE, UNIT_DURATION };
 
 bool parse_units(const char *s, enum unit_kind kind, uint64_t *out);
+
+/* The way back, for messages: a duration or a size in the largest unit that shows it exactly
+ * ("7ms", "10s", "16KiB", "0"), so that a range in an error reads like what the user types;
+ * counts plainly. */
+void format_units(uint64_t v, enum unit_kind kind, char *buf, size_t len);
 
 #endif
