@@ -37,7 +37,7 @@ static inline uint32_t connbuf_pending(const struct connbuf *b)
 }
 
 /* The pending output, to be written or sent. */
-static inline const char *connbuf_out(const struct connbuf *b)
+static inline char *connbuf_out(const struct connbuf *b)
 {
 	return b->data + b->off;
 }
