@@ -203,19 +203,6 @@ static void close_any(uv_handle_t *h, void *arg)
 		uv_close(h, h->type == UV_TCP ? on_closed : NULL);
 }
 
-/* The test hook's count: absent 0; anything but a decimal count is a mistake in the test. */
-static unsigned long hook_count(const char *name)
-{
-	const char *v = getenv(name);
-	char *end = NULL;
-	unsigned long n = v ? strtoul(v, &end, 10) : 0;
-	if (v && (end == v || *end || *v == '-')) {
-		fprintf(stderr, "echo-libuv: %s=%s: not a count\n", name, v);
-		exit(2);
-	}
-	return n;
-}
-
 static void watch(uv_loop_t *loop, uv_poll_t *h, int fd)
 {
 	int err = uv_poll_init(loop, h, fd);
@@ -227,19 +214,28 @@ int main(int argc, char **argv)
 {
 	options_parse(&cfg, argc, argv, NULL);
 	cfg.variant = "default";
-	fail_allocs = hook_count("MUXBENCH_FAIL_ACCEPT_ALLOC");
+	const char *hook = getenv("MUXBENCH_FAIL_ACCEPT_ALLOC"); /* the test hook: a count */
+	char *end = NULL;
+	fail_allocs = hook ? strtoul(hook, &end, 10) : 0;
+	if (hook && (end == hook || *end || *hook == '-')) {
+		fprintf(stderr, "echo-libuv: MUXBENCH_FAIL_ACCEPT_ALLOC=%s: not a count\n", hook);
+		exit(2);
+	}
 	/* server_start() less its stats_init(): libuv's syscalls are not counted in-process. */
 	stats_init(cfg.name, cfg.variant, cfg.stats_path, false);
 	signals_init(SIGNALS_FD);
-	listener_open(&lis, &cfg, false); /* last: its ready line promises the rest is in place */
 
 	uv_loop_t *loop = uv_default_loop();
+	uv_tcp_t first; /* libuv keeps a spare fd, taken at the first stream's init: take it now */
 	uv_check_t check;
+	int err = uv_tcp_init(loop, &first);
+	if (err || (err = uv_check_init(loop, &check)) != 0 ||
+	    (err = uv_check_start(&check, on_check)) != 0)
+		fail("uv_tcp_init, uv_check_start", err);
+	uv_close((uv_handle_t *)&first, NULL);
 	watch(loop, &signals, signals_fd());
+	listener_open(&lis, &cfg, false); /* its ready line: the rest is in place (the backlog waits) */
 	watch(loop, &accepting, lis.fd);
-	int err = uv_check_init(loop, &check);
-	if (err || (err = uv_check_start(&check, on_check)) != 0)
-		fail("uv_check_start", err);
 
 	uv_run(loop, UV_RUN_DEFAULT);
 	stats_write("final");
