@@ -1,4 +1,5 @@
-/* conn.c - the echo connection; the states and the backpressure rule are described in conn.h. */
+/* conn.c - the echo connection's readiness I/O: read into the buffer, write back what is pending
+ * (conn.h describes the states; connbuf.h the buffer and the backpressure rule). */
 #include "conn.h"
 
 #include "stats.h"
@@ -19,9 +20,11 @@ struct conn *conn_new(int fd, uint32_t cap)
 	struct conn *c = malloc(sizeof *c + cap);
 	if (!c) {
 		sys_close(fd);
+		STAT_ADD(accept_errors, 1);
 		return NULL;
 	}
-	*c = (struct conn){.fd = fd, .cap = cap};
+	*c = (struct conn){.fd = fd};
+	connbuf_init(&c->buf, c->storage, cap);
 	pthread_mutex_lock(&all_lock);
 	c->next = all;
 	if (all)
@@ -63,42 +66,21 @@ static enum conn_rc conn_failed(void)
 
 static enum conn_rc flush(struct conn *c)
 {
-	ssize_t n = sys_write(c->fd, c->buf + c->off, c->len - c->off);
+	ssize_t n = sys_write(c->fd, connbuf_out(&c->buf), connbuf_pending(&c->buf));
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? CONN_AGAIN : conn_failed();
 	STAT_ADD(bytes_out, (uint64_t)n);
-	c->off += (uint32_t)n;
-	if (c->off < c->len)
+	connbuf_consume(&c->buf, (uint32_t)n);
+	if (conn_wants_write(c))
 		return CONN_AGAIN; /* a short write: the send buffer is full, a second try would EAGAIN */
-	c->off = c->len = 0;
 	return c->eof ? CONN_CLOSE : CONN_MORE;
-}
-
-/* Before a read: move the pending output to the front of the buffer when the room behind it
- * (cap - len) is smaller than the room before it (off), which includes the case of no room behind.
- * Under backpressure the pending output sits at an offset, and a read into only the tail room takes
- * a sliver of the next request and leaves the rest for a second read: two syscalls and two
- * `requests` for one. Compacting when the front is the larger room at least doubles what the
- * read is offered. The cost is bounded: the bytes moved (the pending output, len - off) are fewer
- * than cap - 2 * (cap - len), so a large move happens only when the tail room is nearly gone and
- * the read would otherwise get almost nothing; at most one move per read; and only while output is
- * pending (off > 0 only then: a complete flush resets off and len), i.e. only under backpressure.
- * (Compacting only once the buffer was full, cap == len, made moves as large, each after a read
- * spent on the tail's sliver.) */
-static void make_room(struct conn *c)
-{
-	if (c->cap - c->len >= c->off)
-		return;
-	memmove(c->buf, c->buf + c->off, c->len - c->off);
-	c->len -= c->off;
-	c->off = 0;
 }
 
 enum conn_rc conn_on_readable(struct conn *c)
 {
 	bool was_pending = conn_wants_write(c);
-	make_room(c);
-	ssize_t n = sys_read(c->fd, c->buf + c->len, c->cap - c->len);
+	connbuf_make_room(&c->buf);
+	ssize_t n = sys_read(c->fd, connbuf_tail(&c->buf), connbuf_tail_room(&c->buf));
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? CONN_AGAIN : conn_failed();
 	if (n == 0) { /* the peer shut down its side: what it sent is still owed to it */
@@ -107,7 +89,7 @@ enum conn_rc conn_on_readable(struct conn *c)
 	}
 	STAT_ADD(requests, 1);
 	STAT_ADD(bytes_in, (uint64_t)n);
-	c->len += (uint32_t)n;
+	connbuf_filled(&c->buf, (uint32_t)n);
 	if (was_pending)
 		return CONN_MORE; /* the socket is still full: writing now would only hit EAGAIN */
 	return flush(c) == CONN_CLOSE ? CONN_CLOSE : CONN_MORE;

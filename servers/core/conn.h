@@ -1,18 +1,21 @@
-/* conn.h - the echo connection every server shares: Read, Write and Flush, solved once.
+/* conn.h - the echo connection of the readiness servers: Read, Write and Flush, solved once.
  *
- * A connection owns one buffer of --buffer bytes. Bytes read from the socket are appended to it and
- * written back; whatever the socket's send buffer does not take stays pending in buf[off, len).
- * Invariant: output is pending exactly when the last write was short or hit EAGAIN, i.e. when the
- * connection is waiting for the socket to become writable. So:
+ * A connection is a socket and one echo buffer of --buffer bytes (connbuf.h: room, compaction and
+ * the backpressure rule). Bytes read from the socket are appended to it and written back; whatever
+ * the socket's send buffer does not take stays pending. Invariant: output is pending exactly when
+ * the last write was short or hit EAGAIN, i.e. when the connection is waiting for the socket to
+ * become writable. So:
  *   conn_wants_write(c)  output is pending: ask the loop for writability (EPOLLOUT, POLLOUT, ...);
- *   conn_wants_read(c)   the peer has not shut down and there is room: stop reading once the pending
- *                        output reaches the buffer size, so a client that never reads costs us at most
- *                        one buffer (backpressure: its own writes then stall in the kernel).
+ *   conn_wants_read(c)   the peer has not shut down and the buffer's backpressure rule allows it:
+ *                        a client that never reads costs us at most one buffer.
  * The loops only decide *when* to call conn_on_readable / conn_on_writable; what happens inside
- * (short reads and writes, EAGAIN, half-close, resets) is the same for every server.
+ * (short reads and writes, EAGAIN, half-close, resets) is the same for every server. echo-uring
+ * keeps its connections here too (conn_new, conn_close, the buffer) but does its own I/O.
  */
 #ifndef MUXBENCH_CONN_H
 #define MUXBENCH_CONN_H
+
+#include "connbuf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,12 +25,10 @@ struct conn {
 	struct conn *prev, *next; /* every open connection, so that conn_close_all() can find them */
 	int fd;
 	bool eof;	/* the peer shut down its side: flush what is pending, then close */
-	uint32_t cap;	/* buffer size = cap on pending output */
-	uint32_t off;	/* pending output is buf[off, len) */
-	uint32_t len;
 	uint32_t loop_state; /* free for the loop: interest currently armed, queue membership, ... */
 	size_t loop_slot;    /* free for the loop: the connection's index in its own arrays */
-	char buf[];
+	struct connbuf buf;  /* its data is the storage below */
+	char storage[];
 };
 
 enum conn_rc {
@@ -36,7 +37,8 @@ enum conn_rc {
 	CONN_CLOSE = -1, /* done (peer closed, reset or error): call conn_close() */
 };
 
-/* Takes ownership of a connected socket; counts it as open. NULL (and the fd closed) on ENOMEM. */
+/* Takes ownership of a connected socket; counts it as open. NULL on ENOMEM: the fd is closed and
+ * the refusal counted in accept_errors (the connection was accepted but never opened). */
 struct conn *conn_new(int fd, uint32_t cap);
 /* Closes the socket, counts it, frees the connection. */
 void conn_close(struct conn *c);
@@ -56,12 +58,12 @@ bool conn_serve(struct conn *c, bool readable, bool writable);
 
 static inline bool conn_wants_write(const struct conn *c)
 {
-	return c->off < c->len;
+	return connbuf_pending(&c->buf) > 0;
 }
 
 static inline bool conn_wants_read(const struct conn *c)
 {
-	return !c->eof && c->len - c->off < c->cap;
+	return !c->eof && connbuf_wants_read(&c->buf);
 }
 
 #endif

@@ -28,13 +28,11 @@ static bool is_loopback(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
 	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	return IN6_IS_ADDR_LOOPBACK(a) ||
-	       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
 /* Every connection is an fd: use all the process may have (the soft limit can be raised up to the
- * hard one without privileges). Limits are per process and inherited across fork(), so each
- * --workers process holds this many on its own. */
+ * hard one without privileges). Per process and inherited: each --workers process has as many. */
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -71,14 +69,11 @@ static void open_socket(struct listener *l, const struct server_config *cfg, boo
 	/* The kernel caps the backlog at net.core.somaxconn; ask for the most it will give. */
 	if (listen(l->fd, 65535) != 0)
 		fail(cfg, "listen");
-	l->spare = sys_open_devnull();
+	int fd = l->fd; /* no fd_limit, no fd_lock: the callers that need them set them */
+	*l = (struct listener){.fd = fd, .spare = sys_open_devnull(), .max_conns = cfg->max_conns,
+			       .name = cfg->name};
 	if (l->spare < 0)
 		fail(cfg, "open /dev/null for");
-	l->max_conns = cfg->max_conns;
-	l->fd_limit = 0;
-	l->name = cfg->name;
-	l->fd_lock = NULL;
-	l->arrival_pending = false;
 }
 
 void listener_open(struct listener *l, const struct server_config *cfg, bool blocking)
@@ -141,8 +136,7 @@ void listener_ready(const struct server_config *cfg, int fd)
 }
 
 /* An accept() that fails for lack of memory leaves the connection pending and the listener readable:
- * retrying at once would spin. Pausing the whole loop for 10 ms is crude, and rare enough not to
- * matter next to a spinning core. */
+ * retrying at once would spin. Pausing the loop 10 ms is crude, and rare enough not to matter. */
 static void back_off(void)
 {
 	nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
@@ -152,12 +146,10 @@ static void back_off(void)
  * backlog and the listener stops being readable. */
 static int shed_at_emfile(struct listener *l, bool blocking)
 {
-	/* On a blocking listener the shed's accept() would wait, with the spare given up, for the
-	 * next arrival and shed it even if a client had left meanwhile and freed an fd (make
-	 * torture's emfile_churn under a CPU quota: the client after the churn was shed, and the
-	 * process sat one fd short of its limit). So first wait for an arrival, then go back: the
-	 * caller's accept takes a freed fd, or returns here with a connection pending, and only then
-	 * is one shed. The 1 s bound only keeps the wait from being forever. */
+	/* On a blocking listener the shed's accept() would wait, spare given up, for the next
+	 * arrival and shed it even if a client had left meanwhile and freed an fd (emfile_churn under
+	 * a CPU quota). So first wait for an arrival, then go back: the caller's accept takes a freed
+	 * fd, or comes back here with a connection pending to shed. The 1 s bound: not forever. */
 	if (blocking && !l->arrival_pending) {
 		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
 		if (poll(&pfd, 1, 1000) > 0)
@@ -182,8 +174,8 @@ static int shed_at_emfile(struct listener *l, bool blocking)
 		pthread_rwlock_unlock(l->fd_lock);
 	if (fd < 0 && l->spare < 0)
 		back_off(); /* not even the spare: nothing to do but not spin */
-	/* EMFILE, not EAGAIN, when nothing was shed: every fd is still in use, which a caller whose
-	 * next accept takes an fd before it looks at the backlog (io_uring's) must know. */
+	/* EMFILE, not EAGAIN, when nothing was shed: every fd is still in use, which echo-uring's
+	 * accept (it takes an fd before it looks at the backlog) must know. */
 	errno = fd >= 0 ? ECONNABORTED : EMFILE;
 	return -1;
 }
@@ -193,11 +185,10 @@ int listener_accept(struct listener *l, bool blocking)
 	if (l->fd_lock)
 		pthread_rwlock_rdlock(l->fd_lock);
 	int fd = sys_accept4(l->fd, SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK));
-	if (l->fd_lock) {
-		int err = errno;
+	int err = errno;
+	if (l->fd_lock)
 		pthread_rwlock_unlock(l->fd_lock);
-		errno = err;
-	}
+	errno = err;
 	if (fd < 0) {
 		switch (errno) {
 		case EAGAIN:

@@ -54,7 +54,8 @@ void listener_share(struct listener *copy, const struct listener *l);
 void listener_unshare(struct listener *copy);
 
 /* The ready line for a listening fd, 'listening on ADDR:PORT' on stdout, and a warning on stderr
- * when ADDR is not a loopback address. listener_open() calls it; so does echo-libuv. */
+ * when ADDR is not a loopback address. listener_open() calls it; with listener_open_at(), the
+ * caller does, once every listener listens. */
 void listener_ready(const struct server_config *cfg, int fd);
 
 /* Accepts one connection: its fd, non-blocking unless blocking is asked for. Otherwise -1 and errno:

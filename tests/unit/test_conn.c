@@ -82,12 +82,12 @@ static void test_backpressure(void)
 			moved = true;
 		if (conn_wants_read(c) && conn_on_readable(c) == CONN_MORE)
 			moved = true;
-		ASSERT_TRUE(c->len - c->off <= CAP);
+		ASSERT_TRUE(connbuf_pending(&c->buf) <= CAP);
 		idle = moved ? 0 : idle + 1;
 	}
 	ASSERT_TRUE(nsent < sizeof sent); /* the kernel's buffers filled: the peer's writes stalled */
 	ASSERT_TRUE(!conn_wants_read(c)); /* and the connection stopped reading at its cap */
-	ASSERT_EQ(c->len - c->off, CAP);
+	ASSERT_EQ(connbuf_pending(&c->buf), CAP);
 
 	/* Phase 2: the peer reads again; everything flows, in order. */
 	while (ngot < sizeof sent) {
@@ -105,7 +105,7 @@ static void test_backpressure(void)
 		if (rc != CONN_CLOSE && conn_wants_read(c))
 			rc = conn_on_readable(c);
 		ASSERT_TRUE(rc != CONN_CLOSE);
-		ASSERT_TRUE(c->len - c->off <= CAP);
+		ASSERT_TRUE(connbuf_pending(&c->buf) <= CAP);
 	}
 	ASSERT_TRUE(memcmp(sent, got, sizeof sent) == 0);
 	conn_close(c);
@@ -149,16 +149,16 @@ static void test_one_read_per_request(void)
 
 	for (int i = 0; i < NREQ; i++) {
 		/* The client reads some echo, the server writes more, until there is room for two. */
-		for (int idle = 0; c->len - c->off > RCAP - 2 * REQ;) {
+		for (int idle = 0; connbuf_pending(&c->buf) > RCAP - 2 * REQ;) {
 			unsigned char buf[512];
 			ssize_t n = read(peer, buf, sizeof buf);
 			if (n < 0)
 				ASSERT_TRUE(errno == EAGAIN);
 			for (ssize_t k = 0; k < n; k++, echoed++)
 				ASSERT_EQ(buf[k], (unsigned char)(echoed * 31 + echoed / 64));
-			uint32_t before = c->off;
+			uint32_t before = c->buf.off;
 			ASSERT_TRUE(conn_on_writable(c) != CONN_CLOSE);
-			idle = n > 0 || c->off != before || !conn_wants_write(c) ? 0 : idle + 1;
+			idle = n > 0 || c->buf.off != before || !conn_wants_write(c) ? 0 : idle + 1;
 			ASSERT_TRUE(idle < 3); /* neither side moved: a stall, not backpressure */
 		}
 		unsigned char req[REQ];
@@ -166,7 +166,7 @@ static void test_one_read_per_request(void)
 			req[k] = (unsigned char)((sent + k) * 31 + (sent + k) / 64);
 		ASSERT_EQ(write(peer, req, REQ), REQ);
 		sent += REQ;
-		if (c->off > 0)
+		if (c->buf.off > 0)
 			at_offset++;
 		uint64_t r = atomic_load(&stats.requests);
 		while (unread(c->fd) > 0 && conn_wants_read(c))

@@ -1,0 +1,248 @@
+/* uring_ring.c - echo-uring's ring and buffer ring (uring_ring.h): set-up, queueing, the batched
+ * enter; buffers handed back, held in order, and the queue of connections that found none. */
+#include "uring_ring.h"
+
+#include "sys.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+
+enum {
+	RING_ENTRIES = 4096, /* submission queue; the completion queue is CQ_ENTRIES */
+	CQ_ENTRIES = 16384,
+	BUF_COUNT = 512,     /* a power of two */
+	BUF_SIZE_MAX = 4096, /* each buffer */
+};
+
+struct held { /* per fd; all zero to begin with (calloc: pages of unused fds stay untouched) */
+	uint32_t bytes;	     /* in the ring buffers it holds; 0: it holds none */
+	uint16_t head, tail; /* those buffers, oldest first (when bytes > 0) */
+	int next_starved;    /* in the queue of starved connections: the next fd + 1, or 0 */
+	bool starved;
+};
+
+struct io_uring ring;
+static struct io_uring_buf_ring *br;
+static char *bufs;
+static uint32_t buf_size;
+static uint16_t buf_len[BUF_COUNT], buf_next[BUF_COUNT]; /* of held buffers: bytes, next held */
+static unsigned buffers_out;				 /* taken by the kernel, not yet returned */
+static struct held *held;				 /* by fd */
+static int starved_head = -1, starved_tail = -1;
+
+static char *buf_at(uint16_t bid)
+{
+	return bufs + (size_t)bid * buf_size;
+}
+
+static _Noreturn void fatal(const char *what, int rc)
+{
+	fprintf(stderr, "echo-uring: %s: %s\n", what, strerror(-rc));
+	exit(1);
+}
+
+static _Noreturn void setup_failed(const char *what, int err, const char *needs)
+{
+	bool refused = err == ENOSYS || err == EPERM;
+	fprintf(stderr, "echo-uring: %s: %s%s\n", what, strerror(err),
+		refused ? " (io_uring disabled or not built in: skipped)" : needs);
+	exit(refused ? 77 : 1);
+}
+
+const char *ring_init(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		fatal("uname", -errno);
+	if (major < 6) { /* the setup's EINVALs would mean "not there": a skip, not a failure */
+		fprintf(stderr, "echo-uring: Linux %s: needs Linux 6.0 (multishot recv, buffer rings): "
+				"skipped\n", u.release);
+		exit(77);
+	}
+	static const struct {
+		unsigned flags;
+		const char *name;
+	} tries[] = {
+		{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "defer_taskrun"},
+		{IORING_SETUP_COOP_TASKRUN, "coop_taskrun"},
+		{0, "plain"},
+	};
+	int rc = -EINVAL;
+	for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+		struct io_uring_params p = {.flags = tries[i].flags | IORING_SETUP_CQSIZE,
+					    .cq_entries = CQ_ENTRIES};
+		sys_counted(SYS_IO_URING_SETUP);
+		rc = io_uring_queue_init_params(RING_ENTRIES, &ring, &p);
+		if (rc == 0)
+			return tries[i].name;
+		if (rc != -EINVAL)
+			break; /* EINVAL: flags this kernel does not know; anything else is final */
+	}
+	setup_failed("io_uring_setup", -rc, "");
+}
+
+struct io_uring_sqe *ring_sqe(void)
+{
+	struct io_uring_sqe *sqe;
+	while (!(sqe = io_uring_get_sqe(&ring))) {
+		sys_counted(SYS_IO_URING_ENTER); /* submits: always enters the kernel */
+		int rc = io_uring_submit(&ring);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+			fatal("io_uring_submit", rc);
+	}
+	return sqe;
+}
+
+/* Waits for the sends just queued (they usually complete during the submission) plus as many
+ * arrivals as the last pass reaped, at most --batch-wait: under load the kernel wakes us once per
+ * batch (DEFER_TASKRUN counts pending completions against the wait). Not after a quiet pass: a
+ * wait that times out costs a timer wake-up, which on a VM costs more CPU than a batch saves. */
+unsigned ring_pass(struct ring_batch *b, void (*handle)(struct io_uring_cqe *cqe))
+{
+	unsigned want = b->arrivals > RING_BATCH_MAX ? RING_BATCH_MAX : b->arrivals;
+	unsigned wait_nr = b->sends + (want > 1 ? want : 1);
+	bool batching = want >= b->min && want > 1 && b->wait_ns > 0;
+	b->sends = b->arrivals = 0;
+	struct __kernel_timespec ts = {.tv_sec = (long long)(b->wait_ns / 1000000000u),
+				       .tv_nsec = (long long)(b->wait_ns % 1000000000u)};
+	struct io_uring_cqe *cqe;
+	sys_counted(SYS_IO_URING_ENTER); /* either call makes exactly one io_uring_enter() */
+	int rc = batching ? io_uring_submit_and_wait_timeout(&ring, &cqe, wait_nr, &ts, NULL)
+			  : io_uring_submit_and_wait(&ring, 1);
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME)
+		fatal("io_uring_submit_and_wait", rc); /* EAGAIN/EBUSY: completions to reap first */
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&ring, head, cqe) {
+		handle(cqe);
+		n++;
+	}
+	io_uring_cq_advance(&ring, n);
+	return n;
+}
+
+uint32_t bufs_init(uint32_t buffer, size_t max_fds)
+{
+	buf_size = buffer < BUF_SIZE_MAX ? buffer : BUF_SIZE_MAX;
+	br = mmap(NULL, BUF_COUNT * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bufs = malloc((size_t)BUF_COUNT * buf_size);
+	held = calloc(max_fds, sizeof *held);
+	if (br == MAP_FAILED || !bufs || !held) {
+		fprintf(stderr, "echo-uring: buffer ring memory: %s\n", strerror(errno));
+		exit(1);
+	}
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uintptr_t)br, .ring_entries = BUF_COUNT, .bgid = BUFS_GROUP};
+	/* Test hook (tests/uring/test_setup.sh): a count that is not a power of two, which every
+	 * kernel refuses with EINVAL: the path where our own parameters are wrong must fail. */
+	if (getenv("MUXBENCH_TEST_URING_BAD_BUF_RING"))
+		reg.ring_entries = BUF_COUNT - 1;
+	sys_counted(SYS_IO_URING_REGISTER);
+	int rc = io_uring_register_buf_ring(&ring, &reg, 0);
+	if (rc != 0)
+		setup_failed("io_uring_register_buf_ring", -rc, " (a bug: this kernel has buffer rings)");
+	io_uring_buf_ring_init(br);
+	for (uint16_t bid = 0; bid < BUF_COUNT; bid++)
+		io_uring_buf_ring_add(br, buf_at(bid), buf_size, bid, io_uring_buf_ring_mask(BUF_COUNT),
+				      bid);
+	io_uring_buf_ring_advance(br, BUF_COUNT);
+	return buf_size;
+}
+
+void bufs_exit(void)
+{
+	free(held);
+	free(bufs);
+	munmap(br, BUF_COUNT * sizeof(struct io_uring_buf));
+}
+
+static void buffer_return(uint16_t bid)
+{
+	io_uring_buf_ring_add(br, buf_at(bid), buf_size, bid, io_uring_buf_ring_mask(BUF_COUNT), 0);
+	io_uring_buf_ring_advance(br, 1); /* visible to the kernel now: a store and a release */
+	buffers_out--;
+}
+
+void bufs_received(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move)
+{
+	struct held *h = &held[fd];
+	buffers_out++;
+	if (h->bytes == 0 && connbuf_append(b, buf_at(bid), n, may_move)) {
+		buffer_return(bid);
+		return;
+	}
+	buf_len[bid] = (uint16_t)n;
+	if (h->bytes > 0)
+		buf_next[h->tail] = bid;
+	else
+		h->head = bid;
+	h->tail = bid;
+	h->bytes += n;
+}
+
+static void return_oldest(struct held *h)
+{
+	uint16_t bid = h->head;
+	h->bytes -= buf_len[bid];
+	h->head = buf_next[bid];
+	buffer_return(bid);
+}
+
+void bufs_take_held(int fd, struct connbuf *b)
+{
+	struct held *h = &held[fd];
+	while (h->bytes > 0 && connbuf_append(b, buf_at(h->head), buf_len[h->head], true))
+		return_oldest(h);
+}
+
+uint32_t bufs_held(int fd)
+{
+	return held[fd].bytes;
+}
+
+void bufs_starved(int fd)
+{
+	held[fd].starved = true;
+	held[fd].next_starved = 0;
+	if (starved_tail >= 0)
+		held[starved_tail].next_starved = fd + 1;
+	else
+		starved_head = fd;
+	starved_tail = fd;
+}
+
+/* No buffer coming back must leave a starved connection waiting while buffers sit free, so the
+ * count is of the buffers free now, not of those returned since. */
+void bufs_rearm_starved(void (*rearm)(int fd))
+{
+	for (unsigned n = BUF_COUNT - buffers_out; starved_head >= 0 && n > 0; n--) {
+		int fd = starved_head;
+		if ((starved_head = held[fd].next_starved - 1) < 0)
+			starved_tail = -1;
+		held[fd].starved = false;
+		rearm(fd);
+	}
+}
+
+void bufs_forget(int fd)
+{
+	struct held *h = &held[fd];
+	if (h->starved) { /* rare: unlink it from the queue */
+		int prev = -1;
+		for (int at = starved_head; at != fd; at = held[at].next_starved - 1)
+			prev = at;
+		if (prev >= 0)
+			held[prev].next_starved = h->next_starved;
+		else
+			starved_head = h->next_starved - 1;
+		if (starved_tail == fd)
+			starved_tail = prev;
+	}
+	while (h->bytes > 0)
+		return_oldest(h);
+	*h = (struct held){0};
+}

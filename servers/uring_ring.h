@@ -1,0 +1,80 @@
+/* uring_ring.h - echo-uring's ring itself: setting it up, queueing, one enter per pass with its
+ * batching, and the provided-buffer ring every connection shares. uring.c is the echo server on
+ * top: which operations to queue, and what their completions mean.
+ *
+ * Set-up takes the strongest flags the kernel knows: SINGLE_ISSUER | DEFER_TASKRUN (completions
+ * run only when we wait, in our own context, not by interrupting us), else COOP_TASKRUN, else
+ * none; the stats' variant says which. Exit 77 (a skip) only for a reason outside
+ * this code: the kernel refuses io_uring (ENOSYS: not built in; EPERM: kernel.io_uring_disabled,
+ * a seccomp or LSM policy) or is older than 6.0 (multishot recv, buffer rings). Anything else
+ * (EINVAL from our own parameters on a kernel that has everything, ENOMEM, ...) exits 1: a skip
+ * there would hide a bug behind every uring test, bench row and gate check.
+ *
+ * A recv armed with IOSQE_BUFFER_SELECT lets the kernel pick a buffer from this ring only when data
+ * arrives, so an idle connection pins none. What a receive brought is copied into the connection's
+ * own echo buffer (connbuf.h) at once and the ring buffer handed back: a client that never reads
+ * then holds its own --buffer, not the ring every other connection needs. Bytes that do not fit
+ * yet (they arrived after the connection stopped reading) are held, in order, in their ring
+ * buffers until they do; uring.c never re-arms a connection that holds any. A connection whose
+ * recv found the ring empty (-ENOBUFS) waits in a queue, first come first re-armed, as buffers
+ * come back. Connections are known by fd, as in the ring's user_data.
+ */
+#ifndef MUXBENCH_URING_RING_H
+#define MUXBENCH_URING_RING_H
+
+#include "connbuf.h"
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef IORING_NOP_INJECT_RESULT
+#define IORING_NOP_INJECT_RESULT (1u << 0) /* Linux 6.10; liburing 2.3 predates it */
+#endif
+
+enum { BUFS_GROUP = 0, RING_BATCH_MAX = 64 /* arrivals one wait may ask for */ };
+
+extern struct io_uring ring;
+
+/* Sets the ring up; returns the variant that ran ("defer_taskrun", "coop_taskrun", "plain"). */
+const char *ring_init(void);
+/* The next free submission entry; when the queue is full, submits what is there to make room. */
+struct io_uring_sqe *ring_sqe(void);
+
+/* What a pass tells the next wait: the sends it queued and the arrivals it reaped (both reset by
+ * ring_enter()), and the options that decide whether to hold out for a batch. */
+struct ring_batch {
+	uint64_t wait_ns; /* --batch-wait: the longest a wait holds out (0: never) */
+	uint64_t min;	  /* --batch-min: hold out only after a pass reaped this many */
+	unsigned sends, arrivals;
+};
+/* One pass: one io_uring_enter() submits what was queued and waits; then handle() for each
+ * completion. Returns how many there were. */
+unsigned ring_pass(struct ring_batch *b, void (*handle)(struct io_uring_cqe *cqe));
+
+/* Registers the buffer ring as group BUFS_GROUP, each buffer min(--buffer, a page): no bigger than
+ * --buffer, so one always fits in an empty connection; fds below max_fds. Returns the size. */
+uint32_t bufs_init(uint32_t buffer, size_t max_fds);
+void bufs_exit(void);
+
+/* A receive of fd's completed into ring buffer bid with n bytes: copied into b (moving b's pending
+ * output only if may_move) and the buffer handed back; or, if fd holds some already or it does not
+ * fit, held behind them. */
+void bufs_received(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move);
+/* As much of what fd holds as fits now, oldest first, into b; those buffers go back to the ring. */
+void bufs_take_held(int fd, struct connbuf *b);
+/* Bytes fd holds in ring buffers. */
+uint32_t bufs_held(int fd);
+
+/* fd's recv ended with -ENOBUFS: it waits for buffers. */
+void bufs_starved(int fd);
+/* The connections that may re-arm now, in the order they starved: as many as the ring has free
+ * buffers (each re-armed recv takes at least one, so re-arming them all would only have the rest
+ * fail again). Calls rearm(fd) for each. */
+void bufs_rearm_starved(void (*rearm)(int fd));
+
+/* fd's connection is gone: what it held goes back to the ring, and it waits for nothing. */
+void bufs_forget(int fd);
+
+#endif
