@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	pthread_attr_t attr;
 	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, STACK_SIZE) ||
 	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED))
-		server_fatal(&cfg, "pthread_attr");
+		fatal_errno("pthread_attr");
 
 	for (;;) { /* the signal thread ends the process */
 		STAT_ADD(loop_passes, 1);

@@ -26,7 +26,7 @@ static void accept_all(struct listener *lis)
 		if (nconns == cap_conns) {
 			cap_conns = cap_conns * 2 + 64;
 			if (!(conns = realloc(conns, cap_conns * sizeof *conns)))
-				server_fatal(&cfg, "realloc");
+				fatal_errno("realloc");
 		}
 		conns[nconns++] = c;
 	}

@@ -56,7 +56,7 @@ static void rearm(struct conn *c)
 		return;
 	struct epoll_event ev = {.events = want, .data.ptr = c};
 	if (sys_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-		server_fatal(&cfg, "epoll_ctl MOD");
+		fatal_errno("epoll_ctl MOD");
 	c->loop_state = want;
 }
 
@@ -68,7 +68,7 @@ static void accept_all(struct listener *lis)
 		c->loop_state = edge ? 0 : EPOLLIN;
 		struct epoll_event ev = {.events = interest(c), .data.ptr = c};
 		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-			server_fatal(&cfg, "epoll_ctl ADD");
+			fatal_errno("epoll_ctl ADD");
 	}
 }
 
@@ -90,7 +90,7 @@ static void enqueue(struct conn *c)
 		queue = realloc(queue, queue_cap * sizeof *queue);
 		spare_queue = realloc(spare_queue, queue_cap * sizeof *queue);
 		if (!queue || !spare_queue)
-			server_fatal(&cfg, "realloc");
+			fatal_errno("realloc");
 	}
 	c->loop_slot = queued;
 	queue[queued++] = c;
@@ -146,23 +146,23 @@ static void serve(struct loop *lp)
 {
 	ep = sys_epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
-		server_fatal(&cfg, "epoll_create1");
+		fatal_errno("epoll_create1");
 	/* A listener in every loop's set (--accept exclusive): EPOLLEXCLUSIVE wakes one of the loops
 	 * waiting on it, not all of them, per connection. */
 	struct epoll_event ev = {.events = EPOLLIN | (lp->lis->exclusive ? EPOLLEXCLUSIVE : 0u),
 				 .data.ptr = lp->lis};
 	if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, lp->lis->fd, &ev) != 0)
-		server_fatal(&cfg, "epoll_ctl ADD listener");
+		fatal_errno("epoll_ctl ADD listener");
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = NULL}; /* NULL marks the wake fd */
 	if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, lp->wake_fd, &ev) != 0)
-		server_fatal(&cfg, "epoll_ctl ADD wake fd");
+		fatal_errno("epoll_ctl ADD wake fd");
 
 	struct epoll_event events[MAX_EVENTS];
 	while (loop_running(lp)) {
 		STAT_ADD(loop_passes, 1);
 		int n = sys_epoll_wait(ep, events, MAX_EVENTS, queued ? 0 : -1);
 		if (n < 0)
-			server_fatal(&cfg, "epoll_wait"); /* no EINTR: the signals come on a signalfd */
+			fatal_errno("epoll_wait"); /* no EINTR: the signals come on a signalfd */
 		stats_wakeup(n);
 		for (int i = 0; i < n; i++) {
 			void *p = events[i].data.ptr;

@@ -33,7 +33,7 @@ static void add(int fd, short events, struct conn *c)
 		pfds = realloc(pfds, cap_fds * sizeof *pfds);
 		conns = realloc(conns, cap_fds * sizeof *conns);
 		if (!pfds || !conns)
-			server_fatal(&cfg, "realloc");
+			fatal_errno("realloc");
 	}
 	pfds[nfds] = (struct pollfd){.fd = fd, .events = events};
 	conns[nfds++] = c;
@@ -63,7 +63,7 @@ static void serve(struct loop *lp)
 		STAT_ADD(loop_passes, 1);
 		int n = sys_poll(pfds, nfds);
 		if (n < 0)
-			server_fatal(&cfg, "poll");
+			fatal_errno("poll");
 		stats_wakeup(n);
 		if (pfds[1].revents) {
 			n--;

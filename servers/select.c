@@ -62,7 +62,7 @@ static void serve(struct loop *lp)
 	lis->fd_limit = FD_SETSIZE; /* FD_SET(1024) would write past the set: refuse such fds */
 	if (lis->fd >= FD_SETSIZE || lp->wake_fd >= FD_SETSIZE) {
 		errno = EMFILE;
-		server_fatal(&cfg, "the listener's fd does not fit an fd_set");
+		fatal_errno("the listener's fd does not fit an fd_set");
 	}
 	FD_SET(lis->fd, &want_rd);
 	FD_SET(lp->wake_fd, &want_rd);
@@ -73,7 +73,7 @@ static void serve(struct loop *lp)
 		fd_set rd = want_rd, wr = want_wr; /* a fresh copy for the kernel to overwrite */
 		int n = sys_select(maxfd + 1, &rd, &wr);
 		if (n < 0)
-			server_fatal(&cfg, "select");
+			fatal_errno("select");
 		stats_wakeup(n);
 		if (FD_ISSET(lp->wake_fd, &rd))
 			loop_woken(lp); /* loop_running() acts on it before the next wait */

@@ -212,7 +212,7 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 		c->loop_state &= ~(RECV_ARMED | CANCELING | RECV_LIMITED);
 	if (recv_limit_fake && (armed & RECV_LIMITED) && cqe->res != -EINVAL) {
 		errno = cqe->res < 0 ? -cqe->res : 0; /* the NOP did not inject its result */
-		server_fatal(&cfg, "--recv-limit fake-einval needs IORING_NOP_INJECT_RESULT (Linux 6.10)");
+		fatal_errno("--recv-limit fake-einval needs IORING_NOP_INJECT_RESULT (Linux 6.10)");
 	}
 	if (cqe->res > 0) {
 		STAT_ADD(requests, 1);
@@ -295,10 +295,10 @@ int main(int argc, char **argv)
 	}
 	struct rlimit rl; /* listener_open() raises the soft limit to the hard one: fds stay below */
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		server_fatal(&cfg, "getrlimit");
+		fatal_errno("getrlimit");
 	max_fds = rl.rlim_max == RLIM_INFINITY ? 1u << 20 : (size_t)rl.rlim_max;
 	if (!(conns = calloc(max_fds, sizeof *conns)))
-		server_fatal(&cfg, "calloc");
+		fatal_errno("calloc");
 	cfg.variant = ring_init();
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);
 	server_start(&cfg, SIGNALS_FD, false, &lis);

@@ -36,14 +36,12 @@ static const struct server_config *config;
 
 static _Noreturn void die(const char *what)
 {
-	server_fatal(config, what);
+	fatal_errno(what);
 }
 
 int64_t control_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(now_ns() / 1000000u);
 }
 
 static int new_eventfd(void)

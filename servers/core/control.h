@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 /* Shares the control block (MAP_SHARED, so forked workers see it) with loops[0 .. n), and gives
- * each loop its wake_fd. Exits 1 if the machine refuses (server_fatal). */
+ * each loop its wake_fd. Exits 1 if the machine refuses (fatal_errno). */
 void control_create(const struct server_config *cfg, struct loop *loops, size_t n);
 /* Waits until every loop has set up, then prints the ready line for lis_fd. */
 bool control_announce(int lis_fd, const struct pollfd *pids, size_t npids);

@@ -6,6 +6,9 @@
  */
 #include "counters.h"
 
+#include "clock.h"
+#include "fatal.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +68,8 @@ const struct counters *counters_create(size_t nloops, size_t nworkers)
 	/* MAP_SHARED even for threads alone: one kind of memory for both cases. Anonymous shared
 	 * memory is zero-filled, and every counter starts at zero. */
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "muxbench: mmap %zu bytes of counters: %s\n", size, strerror(errno));
-		exit(1);
-	}
+	if (p == MAP_FAILED)
+		fatal_errno("mmap %zu bytes of counters", size);
 	struct shared_gauges *g = p;
 	registered.workers = nworkers ? (struct worker_usage *)(g + 1) : NULL;
 	registered.nworkers = nworkers;
@@ -124,15 +125,10 @@ void counters_freeze(struct loop_block *b)
 	fold_stats(&b->frozen_stats, &b->stats, false);
 }
 
-static uint64_t tv_us(struct timeval tv)
-{
-	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
-
 static struct usage usage_of(const struct rusage *ru)
 {
-	return (struct usage){.user_us = tv_us(ru->ru_utime),
-			      .sys_us = tv_us(ru->ru_stime),
+	return (struct usage){.user_us = timeval_us(ru->ru_utime),
+			      .sys_us = timeval_us(ru->ru_stime),
 			      .nvcsw = (uint64_t)ru->ru_nvcsw,
 			      .nivcsw = (uint64_t)ru->ru_nivcsw,
 			      .maxrss_kb = (uint64_t)ru->ru_maxrss};

@@ -49,7 +49,7 @@ static void run_threads(size_t first, size_t n, bool with_control)
 		int err = pthread_create(&t[i], NULL, loop_thread, &loops[first + i]);
 		if (err) {
 			errno = err;
-			server_fatal(config, "pthread_create");
+			fatal_errno("pthread_create");
 		}
 	}
 	if (with_control) {
@@ -63,7 +63,7 @@ static void run_threads(size_t first, size_t n, bool with_control)
 		int err = pthread_join(t[i], NULL);
 		if (err) {
 			errno = err;
-			server_fatal(config, "pthread_join");
+			fatal_errno("pthread_join");
 		}
 	}
 }
@@ -123,7 +123,7 @@ static void open_listeners(const struct server_config *cfg, bool exclusive)
 {
 	listeners = calloc(nloops, sizeof *listeners);
 	if (!listeners)
-		server_fatal(cfg, "calloc");
+		fatal_errno("calloc");
 	listener_open_at(&listeners[0], cfg, (uint16_t)cfg->port, !exclusive);
 	listeners[0].exclusive = exclusive;
 	uint16_t port = listener_port(&listeners[0]); /* --port 0: the rest join the first */
@@ -173,7 +173,7 @@ int runtime_run(struct server_config *cfg, const struct runtime_config *rc, loop
 	const struct counters *c = counters_create(nloops, rc->workers);
 	loops = calloc(nloops, sizeof *loops);
 	if (!loops)
-		server_fatal(cfg, "calloc");
+		fatal_errno("calloc");
 	open_listeners(cfg, exclusive);
 	for (size_t i = 0; i < nloops; i++)
 		loops[i] = (struct loop){

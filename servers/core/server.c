@@ -25,9 +25,3 @@ struct conn *server_accept(struct listener *lis, bool blocking, const struct ser
 			return c;
 	}
 }
-
-_Noreturn void server_fatal(const struct server_config *cfg, const char *what)
-{
-	fprintf(stderr, "echo-%s: %s: %s\n", cfg->name, what, strerror(errno));
-	exit(1);
-}

@@ -12,7 +12,9 @@
 #ifndef MUXBENCH_SERVER_H
 #define MUXBENCH_SERVER_H
 
+#include "clock.h"
 #include "conn.h"
+#include "fatal.h"
 #include "listener.h"
 #include "options.h"
 #include "signals.h"
@@ -37,9 +39,5 @@ static inline void stats_wakeup(int n)
 	STAT_ADD(wakeups, 1);
 	STAT_ADD(events, (uint64_t)n);
 }
-
-/* For what cannot happen unless the machine is broken (EBADF from our own epoll fd, ENOMEM...):
- * name the call and the error, and stop. */
-_Noreturn void server_fatal(const struct server_config *cfg, const char *what);
 
 #endif

@@ -51,7 +51,7 @@ static bool reap(const pid_t *pids, struct pollfd *pfds, size_t n, int64_t deadl
 		int left = (int)(deadline - control_now_ms());
 		int r = sys_poll_ms(&pfds[w], 1, left > 0 ? left : 0);
 		if (r < 0)
-			server_fatal(config, "poll");
+			fatal_errno("poll");
 		if (r == 0) {
 			fprintf(stderr, "echo-%s: worker %zu (pid %d) did not stop: killing it\n",
 				config->name, w, (int)pids[w]);
@@ -61,7 +61,7 @@ static bool reap(const pid_t *pids, struct pollfd *pfds, size_t n, int64_t deadl
 		struct rusage ru;
 		while (wait4(pids[w], &status, 0, &ru) < 0)
 			if (errno != EINTR)
-				server_fatal(config, "wait4");
+				fatal_errno("wait4");
 		counters_record_usage(&c->workers[w], &ru);
 		close(pfds[w].fd);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -87,14 +87,14 @@ int supervisor_run(const struct server_config *cfg, const struct supervisor_plan
 			for (size_t k = 0; k < w; k++)
 				kill(pids[k], SIGKILL); /* they die with us anyway (PDEATHSIG) */
 			errno = err;
-			server_fatal(cfg, "fork");
+			fatal_errno("fork");
 		}
 		if (pid == 0)
 			worker(plan, w, supervisor);
 		pids[w] = pid;
 		pfds[w] = (struct pollfd){.fd = pidfd_open(pid, 0), .events = POLLIN};
 		if (pfds[w].fd < 0)
-			server_fatal(cfg, "pidfd_open");
+			fatal_errno("pidfd_open");
 	}
 	bool stopped = control_announce(plan->lis_fd, pfds, n);
 	plan->handed_over();
