@@ -8,7 +8,7 @@ its sweep column. The file has a header line, then one tab-separated row per ser
 
     name path args serial spins fd_limit counters loops workers needs sweep
 
-(servers/meson.build's server_table; README.md's "The servers" says what each column means).
+(servers/meson.build: server_table, whose comment says what each column means).
 
 load(build_dir) -> {name: Server}, in the table's order. As a command, for the shell scripts:
     servers.py BUILD names [--sweep]   the row names (--sweep: the default sweep's), one a line

@@ -23,17 +23,9 @@ import subprocess
 import sys
 import tempfile
 
+from verdict import fail, skip
+
 N, M, OVERLOAD, REPS = 15000, 100, 4, 3
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
 
 
 def run(src, build, out, *args):

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from verdict import fail, skip
+
 ECHO = '''\
 import selectors, socket, sys
 sel = selectors.DefaultSelector()
@@ -59,16 +61,6 @@ while True:
         s.setblocking(False)
 '''
 START_S = 10  # bench/run's start deadline (bench/lib/repetition.py)
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
 
 
 def bench_run(src, build, out, cmd, *args):

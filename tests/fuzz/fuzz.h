@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,5 +25,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort();                                                                 \
 		}                                                                                \
 	} while (0)
+
+/* A parser's error (err, in a buffer of cap bytes) is one line: "PREFIX... (see --help)", or cut
+ * at the buffer's end, and never a control byte (a newline would make it two lines). */
+static inline void invariant_one_line_error(const char *err, size_t cap, const char *prefix)
+{
+	static const char suffix[] = " (see --help)";
+	size_t len = strlen(err);
+	INVARIANT(strncmp(err, prefix, strlen(prefix)) == 0, "'%s'", err);
+	INVARIANT(len == cap - 1 ||
+		  (len >= sizeof suffix - 1 && strcmp(err + len - (sizeof suffix - 1), suffix) == 0),
+		  "'%s'", err);
+	for (const char *p = err; *p; p++)
+		INVARIANT((unsigned char)*p >= 0x20 && *p != 0x7f, "control byte 0x%02x in '%s'",
+			  (unsigned char)*p, err);
+}
 
 #endif

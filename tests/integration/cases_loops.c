@@ -219,11 +219,10 @@ void case_hold_past_nofile(const struct target *t)
 
 /* accept_alloc_fail: a connection the server cannot allocate for is refused, and accepting goes
  * on. echo-libuv's test hook MUXBENCH_FAIL_ACCEPT_ALLOC=N makes its first N allocations fail.
- * libuv stops watching the listener while a connection it accepted waits for uv_accept(), so a
- * server that returns without one accepts nothing ever again. The server is stopped (SIGSTOP)
- * while the N clients connect, so that all N are accepted in one pass of its loop: refusing
- * several at once is the harder case (the handle a refusal is closed through is busy until the
- * end of the loop iteration). Asserted: each of the N is closed by the server, a later client is
+ * The refusal must close the fd and count it, and the next readiness of the listener must still
+ * be served. The server is stopped (SIGSTOP) while the N clients connect, so that all N are
+ * accepted in one pass of its loop: several refusals in a row, then a connection that is kept.
+ * Asserted: each of the N is closed by the server, a later client is
  * echoed, and the snapshot counts N accept_errors and only that client as accepted. */
 void case_accept_alloc_fail(const struct target *t)
 {

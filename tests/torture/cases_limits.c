@@ -8,7 +8,7 @@
  *    warning naming the address (the integration test bind_any checks the same per build);
  *  - --max-conns 20 against a burst of 60 connections: each either served (its byte echoed) or
  *    closed by the server (EOF or RST); at most 20 served (plus loops - 1 for a server with two
- *    loops, whose admission checks race, see servers/core/loops.h); every refusal counted in
+ *    loops, whose admission checks race, see servers/core/runtime.h); every refusal counted in
  *    rejected_max_conns; the served ones echo 64 KiB each; and once they leave, 20 new clients
  *    are all served.
  * Per-connection memory without bound is judged elsewhere: never_read (output held per stalled
