@@ -79,7 +79,7 @@ def run_case(name, server, loadgen_mode):
         with open(f"{build}/loadgen/loadgen", "w") as f:
             f.write(LOADGEN_WRAPPER.format(mode=loadgen_mode, real=LOADGEN))
         os.chmod(f"{build}/loadgen/loadgen", 0o755)
-        p = subprocess.run(["bash", CHECK, "1", "0.5s"], env={**os.environ, "BUILD": build},
+        p = subprocess.run([sys.executable, CHECK, "1", "0.5s"], env={**os.environ, "BUILD": build},
                            capture_output=True, text=True, timeout=120)
     print(f"# {name}: exit {p.returncode}\n# stdout: {p.stdout!r}\n# stderr: {p.stderr!r}")
     return p.returncode, p.stdout, p.stderr
