@@ -152,7 +152,7 @@ static int shed_at_emfile(struct listener *l, bool blocking)
 	 * fd, or comes back here with a connection pending to shed. The 1 s bound: not forever. */
 	if (blocking && !l->arrival_pending) {
 		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
-		if (poll(&pfd, 1, 1000) > 0)
+		if (sys_poll_ms(&pfd, 1, 1000) > 0) /* counted: it is the server's work at EMFILE */
 			l->arrival_pending = true;
 		errno = ECONNABORTED; /* call again */
 		return -1;

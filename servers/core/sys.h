@@ -27,7 +27,7 @@ int sys_close(int fd);
 int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int sys_open_devnull(void);
 int sys_poll(struct pollfd *fds, nfds_t n);		    /* no timeout */
-int sys_poll_ms(struct pollfd *fds, nfds_t n, int timeout_ms); /* the runtime's control side */
+int sys_poll_ms(struct pollfd *fds, nfds_t n, int timeout_ms); /* timed: control side, EMFILE wait */
 int sys_select(int nfds, fd_set *rd, fd_set *wr);	    /* no timeout, no exceptfds */
 int sys_epoll_create1(int flags);
 int sys_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev);
