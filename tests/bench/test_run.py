@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""test_run.py - bench/run end to end, on small loads.
+
+A good run gives one `ok` row whose two syscall counts agree; select past FD_SETSIZE gives an
+`unsupported` row without running; a server killed mid-run gives a `failed:` row, the next
+repetition runs, and nothing is left behind (no process, no cgroup); an --out path with quotes,
+spaces and shell syntax in it is a path, never a command.
+
+No bound here is a time or a rate: the fixed rate is a tenth of what epoll did in closed loop in
+this run, the syscall bound is built from the server's own counts, and the kill waits for the
+window's first snapshot rather than for a number of seconds.
+
+usage: test_run.py SOURCE_DIR BUILD_DIR     (exit 0 pass, 1 fail, 77 skip)
+"""
+import csv
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from verdict import fail, skip
+
+HEADER = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,p99_us,"
+          "p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,cpu_us_per_req,"
+          "user_us_per_req,sys_us_per_req,ctxsw_per_req,rss_kb,threads,errors,loadgen_cpu_us_per_req,bound,"
+          "count_method,placement,status")
+
+
+def bench_run_argv(server, connections, active, out, *args):
+    return ["bench/run", "--server", server, "--connections", str(connections), "--active", str(active),
+            *args, "--out", out]
+
+
+def bench_run(src, build, *argv):
+    """Runs bench/run to its end from SOURCE_DIR; returns its exit code."""
+    return subprocess.run(bench_run_argv(*argv), cwd=src, env=dict(os.environ, BUILD=build),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+
+def col(path, row, name):
+    """One value of rows.csv, or what stands in its place (no file, no such row)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        return f"<no {path}: {e.strerror}>"
+    if row >= len(rows):
+        return f"<no row {row} in {path}: {len(rows)} rows>"
+    return rows[row].get(name, f"<no column {name}>")
+
+
+def lines(path):
+    """wc -l: how many newlines, or -1 if there is no file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return -1
+
+
+def cat(*patterns):
+    text = ""
+    for p in patterns:
+        for path in sorted(glob.glob(p)):
+            with open(path, errors="replace") as f:
+                text += f.read()
+    return text
+
+
+def figures(r, rate, closed):
+    """What is wrong with the good run's figures, or None."""
+    s, p, rps = r["syscalls_per_req"], r["perf_syscalls_per_req"], r["achieved_rps"]
+    if not 0.95 < rps / rate < 1.05:
+        return f"achieved {rps} req/s of {rate} (a tenth of the {closed:.0f} of closed loop)"
+    # At a tenth of its closed loop neither side is saturated and the rate is met: nothing bounded the run.
+    if r["bound"] != "":
+        return f"bound {r['bound']!r}: server busy {r['server_busy']}, loadgen busy {r['loadgen_busy']}"
+    if not abs(s - p) / p < 0.05:
+        return f"counts disagree: {s} in-process, {p} kernel"
+    # One read and one write per request, plus the waits and the empty reads this run made (how many
+    # requests a wake-up finds depends on the machine's speed): nothing else, epoll_ctl included, may
+    # cost a syscall per request. 0.05 per request leaves room for the window's odd signal or accept.
+    w = r["server_window"]
+    req, sc = w["requests"], w["syscalls"]
+    waits = sc["epoll_wait"] + sc.get("epoll_pwait", 0)
+    if not 2.0 <= s <= 2 + (waits + w["read_eagain"]) / req + 0.05:
+        return (f"epoll made {s} syscalls per request with {waits / req:.3f} waits and "
+                f"{w['read_eagain'] / req:.3f} empty reads: {sc}")
+    # ...and the waits are bounded by the work too: level-triggered echo-epoll blocks in epoll_wait
+    # (timeout -1), so every wait returns at least one event.
+    if not waits <= w["events"]:
+        return f"{waits} waits delivered {w['events']} events: a wait that found nothing"
+    if not (r["cpu_us_per_req"] > 0 and r["errors"] == 0):
+        return f"cpu_us_per_req {r['cpu_us_per_req']}, errors {r['errors']}"
+    return None
+
+
+def check_figures(path, rate, closed):
+    try:
+        with open(path) as f:
+            r = json.load(f)[0]
+        why = figures(r, rate, closed)
+    except (OSError, ValueError, LookupError, TypeError, ZeroDivisionError) as e:
+        why = f"{type(e).__name__}: {e}"
+    if why:
+        fail(f"figures out of range: {why}")
+
+
+def check_json(path):
+    try:
+        with open(path) as f:
+            json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{os.path.basename(path)}: {e}")
+
+
+def snapshots(pattern):
+    """The server's snapshots so far in the stats files PATTERN names."""
+    n = 0
+    for path in glob.glob(pattern):
+        with open(path) as f:
+            for line in f:
+                try:
+                    n += json.loads(line).get("type") == "snapshot"
+                except ValueError:
+                    pass  # a line the server is still writing
+    return n
+
+
+def processes(regex):
+    """pgrep -f: the pids (not this one) whose command line, its words joined by spaces, matches."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(pid) != os.getpid() and re.search(regex, cmdline):
+            found.append(int(pid))
+    return found
+
+
+def kill_all(regex):
+    """pkill -KILL -f: how many processes got the signal."""
+    n = 0
+    for pid in processes(regex):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def cgroup2_root():
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return fields[1]
+    return None
+
+
+def calibrate(src, build, out):
+    """0. What this machine does: epoll's closed loop at the load of run 1. A tenth of it is a rate
+    any machine meets with both cores mostly idle."""
+    rc = bench_run(src, build, "epoll", 200, 20, f"{out}/cal", "--duration", "1s", "--warmup", "0.3s")
+    if rc:
+        fail(f"bench/run exited {rc} (closed loop)")
+    status = col(f"{out}/cal/rows.csv", 0, "status")
+    if status != "ok":
+        fail(f"closed loop: {status}")
+    achieved = col(f"{out}/cal/rows.csv", 0, "achieved_rps")
+    try:
+        closed = float(achieved)
+    except ValueError:
+        fail(f"closed loop: achieved_rps {achieved!r}")
+    return closed, max(1, int(closed / 10))
+
+
+def good_run(src, build, out, rate, closed):
+    """1. A good run."""
+    rc = bench_run(src, build, "epoll", 200, 20, f"{out}/a", "--rate", str(rate), "--duration", "1s",
+                   "--warmup", "0.3s")
+    if rc:
+        fail(f"bench/run exited {rc}")
+    rows = f"{out}/a/rows.csv"
+    try:
+        with open(rows) as f:
+            header = f.readline().rstrip("\n")
+    except OSError as e:
+        header = f"<no {rows}: {e.strerror}>"
+    if header != HEADER:
+        fail(f"rows.csv header: {header}")
+    if lines(rows) != 2:
+        fail("expected one row")
+    status = col(rows, 0, "status")
+    if status != "ok":
+        fail(f"status {status}: {cat(f'{out}/a/logs/*.loadgen.err')}")
+    check_figures(f"{out}/a/rows.json", rate, closed)
+    for name in ("meta.json", "rows.json"):
+        check_json(f"{out}/a/{name}")
+    if not glob.glob(f"{out}/a/hist/*.hist"):
+        fail("no histogram")
+
+
+def select_unsupported(src, build, out):
+    """2. select cannot hold 2,000 connections: a row that says so, and no run."""
+    rc = bench_run(src, build, "select", 2000, 20, f"{out}/b", "--duration", "1s", "--warmup", "0.2s")
+    if rc:
+        fail(f"bench/run exited {rc} for select")
+    status = col(f"{out}/b/rows.csv", 0, "status")
+    if status != "unsupported:fd_setsize":
+        fail(f"select: {status}")
+
+
+def crash(src, build, out, rate):
+    """3. A server killed mid-run: a failed row, the script goes on, nothing left behind."""
+    run = subprocess.Popen(bench_run_argv("epoll", 100, 10, f"{out}/c", "--rate", str(rate), "--duration", "3s",
+                                          "--warmup", "0.3s", "--reps", "2"),
+                           cwd=src, env=dict(os.environ, BUILD=build),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Mid-run, in the window: its first snapshot is in the server's stats file (bench/run's own
+        # deadlines end the wait if it never comes).
+        stats = f"{out}/c/logs/*-r1.stats.jsonl"
+        while snapshots(stats) < 1:
+            if run.poll() is not None:
+                fail("bench/run ended before the window opened")
+            time.sleep(0.02)
+        if not kill_all(re.escape(f"echo-epoll --port 0 --stats {out}/c")):
+            fail("no server to kill")
+        rc = run.wait()
+    finally:
+        if run.poll() is None:  # a failure above: bench/run's own SIGTERM handling ends its run
+            run.terminate()
+            run.wait()
+    if rc:
+        fail(f"bench/run exited {rc} after a crash")
+    n = snapshots(stats)
+    if n != 1:
+        fail(f"the server was killed after the window, not in it ({n} snapshots)")
+    status = col(f"{out}/c/rows.csv", 0, "status")
+    if status != "failed:server_crashed":
+        fail(f"crash row: {status}")
+    status = col(f"{out}/c/rows.csv", 1, "status")
+    if status != "ok":
+        fail(f"the next repetition: {status}")
+    o = re.escape(f"{out}/")
+    if processes(f"stats {o}") or processes(f"loadgen.*json {o}") or processes(f"sample --out {o}"):
+        fail("processes left behind")
+    root = cgroup2_root()
+    if root and glob.glob(f"{glob.escape(root)}/muxbench-*"):
+        fail("cgroups left behind")
+
+
+def out_with_shell_syntax(src, build, out, rate):
+    """4. --out with a quote, spaces and shell syntax: the path of a directory, not a command to run."""
+    q = f"{out}/it's; touch {out}/injected #a dir"
+    rc = bench_run(src, build, "epoll", 100, 10, q, "--rate", str(rate), "--duration", "1s", "--warmup", "0.3s")
+    if rc:
+        fail(f'bench/run exited {rc} with --out "{q}"')
+    if os.path.exists(f"{out}/injected"):
+        fail(f'--out "{q}" ran the command in it')
+    if lines(f"{q}/rows.csv") != 2 or col(f"{q}/rows.csv", 0, "status") != "ok":
+        fail(f'--out "{q}": {cat(glob.escape(q) + "/rows.csv")}')
+
+
+def main():
+    src, build = sys.argv[1], sys.argv[2]
+    if not (shutil.which("perf") or shutil.which("strace")):
+        skip("neither perf nor strace")
+    if len(os.sched_getaffinity(0)) < 2:  # what nproc counts, and bench/run's placement
+        skip("bench/run pins the server and the loadgen to two CPUs")
+    out = tempfile.mkdtemp(prefix="muxbench-run.")
+    try:
+        closed, rate = calibrate(src, build, out)
+        good_run(src, build, out, rate, closed)
+        select_unsupported(src, build, out)
+        crash(src, build, out, rate)
+        out_with_shell_syntax(src, build, out, rate)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print("bench/run: ok")
+
+
+if __name__ == "__main__":
+    main()
