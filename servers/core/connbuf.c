@@ -19,6 +19,12 @@ void connbuf_compact(struct connbuf *b)
 	b->off = 0;
 }
 
+void connbuf_reserve(struct connbuf *b, uint32_t need)
+{
+	if (connbuf_tail_room(b) < need)
+		connbuf_compact(b);
+}
+
 /* Under backpressure the pending output sits at an offset, and a read into only the tail room takes
  * a sliver of the next request and leaves the rest for a second read: two syscalls and two
  * `requests` for one. Compacting when the front is the larger room at least doubles what the read
@@ -30,14 +36,7 @@ void connbuf_compact(struct connbuf *b)
  * after a read spent on the tail's sliver.) */
 void connbuf_make_room(struct connbuf *b)
 {
-	if (connbuf_tail_room(b) < b->off)
-		connbuf_compact(b);
-}
-
-void connbuf_reserve(struct connbuf *b, uint32_t need)
-{
-	if (connbuf_tail_room(b) < need)
-		connbuf_compact(b);
+	connbuf_reserve(b, b->off); /* the room at the front: compact when it is the larger */
 }
 
 bool connbuf_append(struct connbuf *b, const void *src, uint32_t n, bool may_move)
