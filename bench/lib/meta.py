@@ -3,7 +3,8 @@
 
 Kernel, CPU model, cores, RLIMIT_NOFILE, somaxconn, the ephemeral port range, git commit, compiler
 and build flags, the pinning and the syscall-counting method: everything a reader needs to judge
-whether two runs are comparable. Written once per directory, by the directory's first bench/run.
+whether two runs are comparable; with bench/run --base-build, the base build's directory and
+commit too (base_build). Written once per directory, by the directory's first bench/run.
 
 usage: meta.py OUT_DIR BUILD_DIR PLACEMENT SERVER_CPU LOADGEN_CPU COUNT_METHOD
 """
@@ -48,6 +49,16 @@ def build_options(build):
     return opts
 
 
+def source_commit(build):
+    """The commit of the git checkout a meson build directory was configured from, else None."""
+    try:
+        with open(os.path.join(build, "meson-info", "meson-info.json")) as f:
+            source = json.load(f)["directories"]["source"]
+    except (OSError, ValueError, LookupError, TypeError):
+        return None
+    return run("git", "-C", source, "rev-parse", "HEAD") or None  # "" when git ran and refused
+
+
 def main():
     if len(sys.argv) != 7:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
@@ -55,8 +66,9 @@ def main():
     write(*sys.argv[1:])
 
 
-def write(out, build, placement, scpu, lcpu, method):
-    """OUT_DIR/meta.json (bench/run calls this in-process; main is the same from the command line)."""
+def write(out, build, placement, scpu, lcpu, method, base=None):
+    """OUT_DIR/meta.json (bench/run calls this in-process; main is the same from the command line).
+    base: bench/run --base-build's directory, recorded as base_build with its checkout's commit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     commit = run("git", "rev-parse", "HEAD")
     dirty = run("git", "status", "--porcelain", "--untracked-files=no")
@@ -83,6 +95,8 @@ def write(out, build, placement, scpu, lcpu, method):
         "clocksource": read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
         "cpuidle": read("/sys/devices/system/cpu/cpuidle/current_driver"),
     }
+    if base:
+        meta["base_build"] = {"dir": os.path.abspath(base), "commit": source_commit(base)}
     path = os.path.join(out, "meta.json")
     with open(path + ".tmp", "w") as f:
         json.dump(meta, f, indent=1)

@@ -176,10 +176,16 @@ def start_perf(c, sup, log, counts, target, ctl, ack):
     return p
 
 
-def run_one(c, t, sup, rep):
-    """One repetition -> its row. c: bench/run's settings; t: what to run (bench/run's target)."""
+def run_one(c, t, sup, rep, progress=None):
+    """One repetition -> its row. c: bench/run's settings; t: what to run (bench/run's target);
+    progress: the progress line's "I/N ..." (default rep/reps).
+
+    t.side is None for a plain run, "head" or "base" for a pair of --base-build: it becomes the
+    rows.json field `build`, and the base run's files and cgroups get "-base" after the rep so that
+    the two runs of a pair, which share the rep, overwrite nothing of each other."""
     status = c.status
-    tag = f"{t.server}-{t.variant}-n{c.connections}-m{c.active}-{c.mode}{c.rate or ''}-{c.placement}-r{rep}"
+    run = f"{rep}-base" if t.side == "base" else str(rep)
+    tag = f"{t.server}-{t.variant}-n{c.connections}-m{c.active}-{c.mode}{c.rate or ''}-{c.placement}-r{run}"
     log = os.path.join(c.out, "logs", tag)
     stats, counts = log + ".stats.jsonl", f"{log}.{c.counter}"
     lgjson, busy = log + ".loadgen.json", log + ".busy.jsonl"
@@ -194,14 +200,14 @@ def run_one(c, t, sup, rep):
     # The server's cgroup (perf's scope, and the sampler's); the loadgen's is filled when it starts.
     cg = lgcg = None
     if status == "ok" and c.cg_root:
-        path = os.path.join(c.cg_root, f"muxbench-{os.getpid()}-{rep}")
+        path = os.path.join(c.cg_root, f"muxbench-{os.getpid()}-{run}")
         try:
             os.mkdir(path)
             sup.dirs.append(path)
             cg = path if into_cgroup(path, spid.pid) else None  # fails only if the server already died
         except OSError:
             pass
-        path = os.path.join(c.cg_root, f"muxbench-{os.getpid()}-{rep}-loadgen")
+        path = os.path.join(c.cg_root, f"muxbench-{os.getpid()}-{run}-loadgen")
         try:
             os.mkdir(path)
             sup.dirs.append(path)
@@ -212,7 +218,7 @@ def run_one(c, t, sup, rep):
     perf = strace = None
     lgextra = []
     if status == "ok":
-        ctl, ack = os.path.join(c.fifos, f"ctl.{rep}"), os.path.join(c.fifos, f"ack.{rep}")
+        ctl, ack = os.path.join(c.fifos, f"ctl.{run}"), os.path.join(c.fifos, f"ack.{run}")
         if c.counter == "perf":
             target = ["-a", "--for-each-cgroup", os.path.basename(cg)] if c.perf_scope == "cgroup" and cg \
                 else ["-p", str(spid.pid)]
@@ -294,11 +300,13 @@ def run_one(c, t, sup, rep):
                         connections=c.connections, active=c.active, size=c.size, rep=rep, rate=c.rate,
                         placement=c.placement, count_method=c.counter, status=status,
                         stats=stats if t.stats_file else None, own_stats=t.stats_file, perf=counts,
-                        loadgen=lgjson, busy=busy, progress=f"{rep}/{c.reps}")
+                        loadgen=lgjson, busy=busy, progress=progress or f"{rep}/{c.reps}")
     extra = {"tag": tag, "server_args": " ".join(t.args), "sources": c.sources,
              "tick": c.tick if c.rate else "", "perf_scope": c.perf_scope}
     if t.cmd:
         extra["server_cmd"] = c.server_cmd
+    if t.side:
+        extra["build"] = t.side
     r = row.append(a, extra)
     with open(log + ".row.json", "w") as f:
         json.dump(r, f)

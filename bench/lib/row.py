@@ -345,14 +345,16 @@ def main():
 
 
 def progress_line(r, rep):
-    """One line per run. Inside bench/sweep (MUXBENCH_SWEEP="DONE TOTAL START_EPOCH") it counts
-    runs over the whole sweep and adds an ETA from the mean time per run so far."""
+    """One line per run; rep is "I/N", or "I/N SIDE" for bench/run --base-build's pairs. Inside
+    bench/sweep (MUXBENCH_SWEEP="DONE TOTAL START_EPOCH") it counts runs over the whole sweep and
+    adds an ETA from the mean time per run so far."""
     prefix = f"[{rep}]"
     eta = ""
     sweep = os.environ.get("MUXBENCH_SWEEP", "").split()
     if len(sweep) == 3:
         done, total, start = int(sweep[0]) + int(rep.split("/")[0]), int(sweep[1]), float(sweep[2])
-        prefix = f"[{done}/{total}]"
+        side = rep.partition(" ")[2]  # which build, kept when the count becomes the sweep's
+        prefix = f"[{done}/{total}{' ' + side if side else ''}]"
         left = (time.time() - start) / done * (total - done)
         eta = f" (ETA {int(left // 60)}m{int(left % 60):02d}s)"
 
