@@ -12,6 +12,7 @@
  *
  * Run: echo-select --port 7000, then: nc 127.0.0.1 7000
  */
+#include "plant.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -80,6 +81,11 @@ static void serve(struct loop *lp)
 		int last = maxfd; /* accept_all() may raise maxfd: new fds were not in this pass's sets */
 		if (FD_ISSET(lis->fd, &rd))
 			accept_all(lis);
+		if (PLANT_LOOP) { /* plant.h: the walk below, once more for nothing */
+			volatile int seen = 0;
+			for (int fd = 0; fd <= last; fd++)
+				seen += (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr)) && by_fd[fd];
+		}
 		for (int fd = 0; fd <= last; fd++) {
 			bool r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
 			struct conn *c = by_fd[fd];
