@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""instructions.py - a server's user-space instructions per request, counted by valgrind.
+
+Why this count: CPU time per request moves up to 5x between machines of this kind and 10-30%
+between two runs on one, so a gate on it can only catch large changes. The instructions a server
+executes for a fixed piece of work do not depend on the machine's speed: counted by valgrind
+(callgrind; this VM has no hardware counters), they repeat to within a few in a million here, so a
+change of a few percent is visible (results/README.md, "The regression gate").
+
+The fixed work: N connections, one of them active with one 64-byte request in flight (lockstep:
+the next leaves when the echo is back), the rest idle. The loadgen signals the server (SIGUSR1) at
+the start and the end of a window of REQUESTS requests after a short warm-up; valgrind runs the
+server with --dump-before=counters_snapshot, so every stats snapshot the server takes first dumps
+the instructions executed since the previous one. The second dump is the window, exactly: from
+the first snapshot's count to the second's, the requests the server counted between the two
+snapshots. It includes one snapshot's own formatting (about 40,000 instructions, fixed).
+
+Busy-poll's rule: it never sleeps, so how many passes over its N connections a request takes is
+set by how fast its core spins, not by its code; its figure is instructions per loop pass (one
+read attempt on every connection, and the request when one is there), from its own pass count.
+Servers with workers (several processes) are not counted: each process would need its own count,
+and their loop is echo-epoll's, counted as such.
+
+usage: instructions.py BUILD SERVER N [--requests R]   -> one JSON object on stdout
+   (BUILD a meson build dir with servers/servers.tsv; the loadgen is BUILD's, or $LOADGEN)
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from types import SimpleNamespace
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+from supervise import Supervisor, alive, exit_code, json_lines, poll_until, stop  # noqa: E402
+
+REQUESTS = 5000
+WARMUP = "0.2s"
+START_S = 30  # valgrind takes a second or two to start a server
+RUN_S = 300   # the whole run's deadline (busy-poll at 1,000 connections: about 10 s here)
+DUMP_FUNCTION = "counters_snapshot"  # servers/core/counters.c: every stats line's counts
+
+
+def valgrind_available():
+    return shutil.which("valgrind") is not None
+
+
+def _ready_port(path):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("listening on "):
+                    return int(line.rsplit(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _summary(path):
+    """callgrind's `summary:` line of one dump: the instructions it counted."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("summary:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def count(row, n, loadgen, requests=REQUESTS, work=None):
+    """-> SimpleNamespace(status, per_req, per_pass, instructions, requests, passes, why).
+    row: a servers.Server of some build; n: connections (one active); status 'ok' or
+    'failed:<what>' (why says more) or 'unsupported:<what>'."""
+    res = SimpleNamespace(status="ok", per_req=None, per_pass=None, instructions=None, requests=None,
+                          passes=None, why="")
+    if row.workers:
+        res.status, res.why = "unsupported:workers", "several processes: each would need its own count"
+        return res
+    if not valgrind_available():
+        res.status, res.why = "failed:no_valgrind", "valgrind is not installed (bench/deps.sh bench)"
+        return res
+    own = work is None
+    work = work or tempfile.mkdtemp(prefix="muxbench-instr.")
+    sup = Supervisor()
+    try:
+        _run(res, row, n, loadgen, requests, work, sup)
+    finally:
+        sup.cleanup()
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def _run(res, row, n, loadgen, requests, work, sup):
+    stats, out = os.path.join(work, "stats.jsonl"), os.path.join(work, "server.out")
+    cg = os.path.join(work, "callgrind.out")
+    argv = ["taskset", "-c", "0", "valgrind", "--tool=callgrind", f"--dump-before={DUMP_FUNCTION}",
+            f"--callgrind-out-file={cg}", f"--max-threads={n + 100}", "--trace-children=no",
+            row.path, "--port", "0", "--stats", stats, *row.args]
+    with open(out, "w") as so, open(os.path.join(work, "valgrind.err"), "w") as se:
+        server = sup.spawn(argv, stdout=so, stderr=se)
+    port = poll_until(lambda: _ready_port(out), START_S, 0.05, give_up=lambda: not alive(server))
+    if not port:
+        res.status = "unsupported:kernel" if not alive(server) and exit_code(server) == 77 else "failed:server_start"
+        res.why = f"see {work}/valgrind.err" if res.status.startswith("failed") else "the server exited 77"
+        return
+    cpu = "1" if len(os.sched_getaffinity(0)) > 1 else "0"
+    lg = sup.spawn(["taskset", "-c", cpu, loadgen, "--port", str(port), "--connections", str(n),
+                    "--active", "1", "--pipeline", "1", "--size", "64", "--warmup", WARMUP,
+                    "--duration", f"{RUN_S}s", "--requests", str(requests), "--server-pid", str(server.pid),
+                    "--timeout", "30s", "--json", os.path.join(work, "loadgen.json")],
+                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "loadgen.err"), "w"))
+    deadline = time.monotonic() + RUN_S
+    while lg.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if lg.poll() is None:
+        stop(lg, signal.SIGKILL, 5)
+        res.status, res.why = "failed:loadgen_timeout", f"no end within {RUN_S} s"
+        return
+    if exit_code(lg) != 0:
+        res.status, res.why = f"failed:loadgen_exit_{exit_code(lg)}", f"see {work}/loadgen.err"
+        return
+    if not stop(server, signal.SIGTERM, 30) or exit_code(server) != 0:
+        res.status, res.why = "failed:server_exit", f"the server did not end cleanly on SIGTERM ({work})"
+        return
+    snaps = [x for x in json_lines(stats) if isinstance(x, dict) and x.get("type") == "snapshot"]
+    window = _summary(f"{cg}.2")  # dump 1: start-up to the first snapshot; dump 2: the window
+    if len(snaps) < 2 or window is None:
+        res.status, res.why = "failed:no_count", f"{len(snaps)} snapshots, window dump {'missing' if window is None else 'ok'}"
+        return
+    res.instructions = window
+    res.requests = snaps[1]["requests"] - snaps[0]["requests"]
+    res.passes = snaps[1]["loop_passes"] - snaps[0]["loop_passes"]
+    if res.requests <= 0:
+        res.status, res.why = "failed:no_requests", "the server counted no request in the window"
+        return
+    res.per_req = window / res.requests
+    res.per_pass = window / res.passes if res.passes > 0 else None
+
+
+def figure(row, res):
+    """The gated figure and its unit: instructions per request, or per pass for a spinning server."""
+    if row.spins:
+        return res.per_pass, "instr/pass"
+    return res.per_req, "instr/req"
+
+
+def main(argv):
+    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--requests"):
+        print(__doc__.strip().split("\n\n")[-1], file=sys.stderr)
+        return 2
+    build, name = argv[0], argv[1]
+    try:
+        n = int(argv[2])
+        requests = int(argv[4]) if len(argv) == 5 else REQUESTS
+        if n < 1 or requests < 1:
+            raise ValueError
+    except ValueError:
+        print("instructions.py: N and R must be positive integers", file=sys.stderr)
+        return 2
+    try:
+        row = servers.lookup(servers.load(build), name, build)
+    except servers.Error as e:
+        print(f"instructions.py: {e}", file=sys.stderr)
+        return 2
+    loadgen = os.environ.get("LOADGEN") or os.path.join(build, "loadgen", "loadgen")
+    res = count(row, n, loadgen, requests)
+    value, unit = figure(row, res)
+    print(json.dumps(dict(vars(res), server=name, connections=n, figure=value, unit=unit)))
+    return 0 if res.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
