@@ -30,7 +30,7 @@
 #define PLANT_SYSCALL MUXBENCH_PLANT_SYSCALL
 #define PLANT_LOOP MUXBENCH_PLANT_LOOP
 /* Rounds of plant_work(): each is a load, an add, a store and a compare of a volatile counter. */
-#define PLANT_WORK (MUXBENCH_PLANT_WORK ? 6 : 0)
+#define PLANT_WORK (MUXBENCH_PLANT_WORK ? 5 : 0)
 
 static inline void plant_work(void)
 {
