@@ -11,8 +11,10 @@
 #                 (linked as results/latest-waitcost.csv), waitcost.md and two charts (~20 s)
 #   make waitcost-report   waitcost.md and the charts again, for WAITCOST_RUN (default: the latest)
 #   make claims   CLAIMS.md: the source articles' claims, tested (after make waitcost)
-#   make regress  the CI performance gate: a quick sweep against results/baseline.csv
-#   make regress-update    rewrite the baseline from a fresh sweep (10 repetitions)
+#   make regress  the CI performance gate: this build against the base commit named in
+#                 results/baseline.csv (BASE=<rev> another), built beside it and measured in the same
+#                 job: instructions per request (valgrind), CPU and syscalls per request in A/B pairs
+#   make regress-update    HEAD against itself (must pass), then make HEAD the base
 #   make fuzz     fuzz the option parsers, parse_units and hist_merge with clang's libFuzzer
 #                 (tests/fuzz/run.sh; build-fuzz/), FUZZ_TIME seconds each (default 60); not in CI
 #   make torture  the fault cases (tests/torture/) against every server: a case x server table in
@@ -24,13 +26,13 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES
+export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture
 
-# regress: the gate's sweep is every server (and epoll-t2: echo-epoll --threads 2), N = 100, 1,000,
-# 5,000, 100 active, 5k req/s, 4 reps (the CPU ratios of 2 failed 2 fresh clones of 3 by noise alone).
+# regress: this build against its base commit (results/baseline.csv's, or BASE=<rev>), both measured
+# here: valgrind's instructions per request, and A/B pairs of runs for CPU and syscalls (bench/regress).
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -106,19 +108,15 @@ waitcost-report:
 	@echo "make waitcost: $(WAITCOST_RUN)/waitcost.md, waitcost.png, waitcost-ready.png"
 
 regress: bench-deps all
-	@out=results/runs/regress-$$(date +%Y%m%d-%H%M%S); \
-	SERVERS= EXTRA_SERVERS=epoll-t2 EXTRA= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=4 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
-	python3 bench/lib/regress.py compare results/baseline.csv $$out
+	bench/regress
 
-# The baseline: the same sweep with 10 repetitions (~8 min), whose medians are steadier than any
-# 2-repetition run the gate will set against them; it also prints how far 2-repetition medians
-# stray on their own (results/README.md quotes that spread).
+# The baseline is a commit: the A/A gate of HEAD against itself (which must pass), then
+# results/baseline.csv names HEAD as the base of every later gate, with its figures for the record.
 regress-update: bench-deps all
-	@out=results/runs/regress-baseline-$$(date +%Y%m%d-%H%M%S); \
-	SERVERS= EXTRA_SERVERS=epoll-t2 EXTRA= CONNS="100 1000 5000" ACTIVE=100 RATE=5k REPS=10 MODES=rate QUICK= OUT=$$out bench/sweep >/dev/null && \
-	python3 bench/lib/spread.py $$out 2 && \
+	@out=results/runs/regress-update-$$(date +%Y%m%d-%H%M%S); \
+	bench/regress --base HEAD --out $$out && \
 	python3 bench/lib/regress.py baseline $$out > results/baseline.csv.tmp && mv results/baseline.csv.tmp results/baseline.csv && \
-	echo "regress-update: results/baseline.csv from $$out"
+	echo "regress-update: results/baseline.csv names $$(git rev-parse --short HEAD) (from $$out)"
 
 # CLAIMS.md: the source articles' claims, each with its experiment and a verdict computed from it
 # (bench/claims/run, ~30 s); uses the latest make waitcost, running it first if there is none.

@@ -3,7 +3,8 @@
 #
 #   bench/deps.sh [build|bench|fuzz] [--check]
 #     build  what `make` and `make test` need: compiler, meson, ninja, pkg-config, libuv, liburing
-#     bench  build's, plus what `make bench` needs: perf, strace, hyperfine, gnuplot, python3 (default)
+#     bench  build's, plus what `make bench` and `make regress` need: perf, strace, hyperfine, gnuplot,
+#            python3, valgrind (default)
 #     fuzz   only what `make fuzz` needs: clang (Debian's clang ships libFuzzer)
 #     --check  only say whether something is missing (exit 1 if so), install nothing
 #
@@ -17,7 +18,7 @@ for arg in "$@"; do
   case "$arg" in
     build|bench|fuzz) set_name=$arg ;;
     --check) check_only=true ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "deps.sh: unknown argument '$arg' (build, bench, fuzz, --check)" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +27,7 @@ done
 build_deps=(gcc:cmd:gcc meson:cmd:meson ninja-build:cmd:ninja pkg-config:cmd:pkg-config
             libuv1-dev:pc:libuv liburing-dev:pc:liburing)
 bench_deps=(linux-perf:cmd:perf strace:cmd:strace hyperfine:cmd:hyperfine gnuplot-nox:cmd:gnuplot
-            python3:cmd:python3 netcat-openbsd:cmd:nc)
+            python3:cmd:python3 netcat-openbsd:cmd:nc valgrind:cmd:valgrind)
 deps=("${build_deps[@]}")
 [[ $set_name == bench ]] && deps+=("${bench_deps[@]}")
 [[ $set_name == fuzz ]] && deps=(clang:cmd:clang)

@@ -1,31 +1,34 @@
 #!/usr/bin/env python3
-"""regress.py - compare a quick sweep against the committed baseline; fail on a regression.
+"""regress.py - the regression gate's verdicts: the head build against the base build, per server
+and point, from what bench/regress measured in one job on one machine.
 
-What is compared, per server and N (medians over the repetitions):
-  - syscalls per request, as the kernel counted them (perf; the server's own count where perf
-    could not run): nearly deterministic, so a rise of more than SYSCALLS_TOL fails. The kernel's
-    count also sees a syscall that bypasses the servers' counting wrappers;
-  - CPU per request divided by epoll's at the same N in the same run, the machine's speed
-    cancelling out, then the geometric mean of that ratio over the N values: one figure per
-    server, since at a single N the ratio moves by up to 36% on its own (wake-ups on a VM), over
-    the unsaturated ones by up to 18% in a 10-run measurement and 27% in separate gate runs. A
-    rise of more than CPU_RATIO_TOL fails;
-  - errors: any error or failed repetition fails;
-  - a server (or N) in the baseline but not in the run fails, naming it.
-Busy-poll is the exception: it never sleeps, so how many syscalls it makes per request and how much
-CPU it burns are set by how fast its core spins, not by its code (+20% between two runs here). For
-it the gate counts the syscalls that did work: all of them but each pass's polling (the failed
-accept and the reads that found nothing), and skips the CPU ratio (a whole core, always).
-The tolerances come from the spread measured over 10 runs (results/README.md).
+A gate directory (bench/regress --out) holds:
+  gate.json           the two builds, their commits, the servers and points, the tolerances
+  instructions.json   valgrind's counts (bench/lib/instructions.py): one entry per server, N, build
+  ab/SERVER/rows.json bench/run --base-build: runs in pairs, one of each build back to back
+Per server and N there are three checks, and one per server, each a pass or a failure in the last line:
+  runs          every run and count of both builds ended ok with no error, and produced figures;
+  syscalls/req  the kernel's count (perf), median over each build's runs; a rise of more than
+                SYSCALLS_TOL fails (echo-uring: its batches depend on timing; busy-poll: only the
+                syscalls that did work, since how often it polls is its core's speed);
+  instr/req     user-space instructions per request (busy-poll: per pass), head against base; a
+                rise of more than INSTR_TOL fails;
+  CPU/req       head's CPU per request / base's in the same pair, per point (shown); the check is
+                per server, on the median of the pair ratios of all its points (a line "all"):
+                more than 1 + CPU_TOL fails. Not for busy-poll (a whole core, always) nor at a
+                point where either build's core was saturated (CPU per request is then 1/rate).
+A server the kernel refuses what it needs (bench/lib/probes.py, asked of the kernel, not of the
+server) is skipped, and said so; a server that is in head but not in base is skipped as new.
+The tolerances come from A/A runs (head against itself, results/README.md).
 
-usage: regress.py compare BASELINE.csv RUN_DIR      -> table, last line 'regress: N passed, N failed'
-                                                       (', N skipped' where a server was unsupported)
-       regress.py baseline RUN_DIR > BASELINE.csv   -> the baseline from a run (with its environment)
+usage: regress.py compare GATE_DIR        -> the table (also GATE_DIR/REGRESS.txt), then
+                                             'regress: N passed, N failed[, N skipped]'; exit 1 on a failure
+       regress.py baseline GATE_DIR > results/baseline.csv   -> the base commit and head's figures
 """
 import csv
-import io
-import math
+import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,48 +36,12 @@ import results  # noqa: E402
 
 SYSCALLS_TOL = 0.10
 # echo-uring's syscalls per request are how many requests one io_uring_enter() carries, which
-# depends on timing (how many arrive while it is awake), not only on its code: +8.1% in 5 gate runs
-# here against their pooled median, where every read/write server stays within +5.6%. 25% still
-# fails a real loss: one more enter per request is +160% at its 0.61 syscalls per request.
+# depends on timing (how many arrive while it is awake), not only on its code (see results/README.md).
 SYSCALLS_TOL_BY_SERVER = {"uring": 0.25}
-CPU_RATIO_TOL = 0.50  # see results/README.md: 35% failed 3 of 4 gate runs on 2026-12-01
-# A server whose core is this busy at the gate's fixed rate is saturated: its CPU per request is
-# the ceiling 1/rate, not its cost, and moves with how its events batch. Such points keep their
-# syscall check but leave the CPU ratio (poll at N = 5,000 here).
+INSTR_TOL = 0.01
+CPU_TOL = 0.25
 SATURATED = 0.9
-FIELDS = ["server", "connections", "active", "rate", "reps", "syscalls_per_req", "cpu_us_per_req", "cpu_ratio_to_epoll"]
-
-
-def summarize(run_dir):
-    """{(server, N): {metric: median, 'errors': n, 'failed': [statuses], ...}} for the rate rows."""
-    rows, meta = results.load(run_dir)
-    rows = [r for r in rows if r["mode"] == "rate"]
-    pts = results.points(rows)
-    out = {}
-    def measured(reps):
-        """Rows with figures: ok, or whose only fault is that the two counts disagree (the gate
-        still shows how far they moved; the errors line reports the fault)."""
-        return [dict(r, status="ok") for r in reps if r["status"] in ("ok", "failed:counts_disagree")]
-
-    for (lab, n, _), reps in pts.items():
-        mine = measured(reps)
-        epoll = results.stat(measured(pts.get(("epoll", n, "rate"), [])), "cpu_us_per_req")
-        cpu = results.stat(mine, "cpu_us_per_req")
-        syscalls = (results.stat(mine, "perf_syscalls_per_req") or results.stat(mine, "syscalls_any")).median
-        if lab == "busypoll":
-            syscalls = results.Stat([work_syscalls(r) for r in mine]).median
-            cpu = results.Stat([])
-        out[(lab, n)] = {
-            "server": lab, "connections": n, "active": reps[0]["active"], "rate": reps[0].get("offered_rps"),
-            "reps": len(reps),
-            "syscalls_per_req": syscalls,
-            "cpu_us_per_req": cpu.median,
-            "cpu_ratio_to_epoll": cpu.median / epoll.median if cpu and epoll else None,
-            "util": results.Stat([r.get("server_util") for r in mine]).median,
-            "errors": sum(r.get("errors") or 0 for r in reps),
-            "failed": [r["status"] for r in reps if r["status"] != "ok"],
-        }
-    return out, meta
+USABLE = ("ok", "failed:counts_disagree")  # the latter still has figures; its runs check fails
 
 
 def work_syscalls(row):
@@ -87,103 +54,245 @@ def work_syscalls(row):
     return (sc["total"] - (w.get("read_eagain") or 0) - w["loop_passes"]) / req
 
 
-def geomean(values):
-    """The geometric mean, or None if any value is missing."""
-    if not values or any(v is None or v <= 0 for v in values):
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def load_gate(gate_dir):
+    with open(os.path.join(gate_dir, "gate.json")) as f:
+        gate = json.load(f)
+    instr = []
+    path = os.path.join(gate_dir, "instructions.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            instr = json.load(f)
+    rows = []
+    for s in gate["servers"]:
+        d = os.path.join(gate_dir, "ab", s["name"])
+        if os.path.exists(os.path.join(d, "rows.json")):
+            mine, _ = results.load(d)
+            rows += [dict(r, gate_server=s["name"]) for r in mine]
+    return gate, instr, rows
+
+
+class Cell:
+    """One server at one N: its figures, its checks, and the words that say them."""
+
+    def __init__(self, server, n):
+        self.server, self.n = server, n
+        self.checks = []  # (name, ok, why)
+        self.sys = self.instr = self.cpu = None  # (base, head) / (median, min, max)
+        self.unit = "instr/req"
+        self.notes = []
+        self.skipped = None
+        self.ratios = None  # CPU pair ratios head/base at this point, where they are gated
+
+    def check(self, name, ok, why=""):
+        self.checks.append((name, ok, why))
+
+
+def _runs_check(cell, rows, instr_entries, pairs):
+    faults = [f"{r['build']} run {r['rep']}: {r['status']}" for r in rows if r["status"] != "ok"]
+    faults += [f"{r['build']} run {r['rep']}: {r['errors']} errors" for r in rows if r.get("errors")]
+    faults += [f"{e['build']} instructions: {e['status']} {e.get('why', '')}".rstrip()
+               for e in instr_entries if e["status"] != "ok"]
+    for build in ("base", "head"):
+        if pairs and not any(r["build"] == build for r in rows):
+            faults.append(f"no {build} run")
+        if not any(e["build"] == build for e in instr_entries):
+            faults.append(f"no {build} instruction count")
+    cell.check("runs", not faults, "; ".join(faults))
+
+
+def _syscalls(cell, rows, spins):
+    def figure(r):
+        return work_syscalls(r) if spins else (r.get("perf_syscalls_per_req") or r.get("syscalls_per_req"))
+    base = median([figure(r) for r in rows if r["build"] == "base" and r["status"] in USABLE])
+    head = median([figure(r) for r in rows if r["build"] == "head" and r["status"] in USABLE])
+    if base is None or head is None:
+        cell.check("syscalls/req", False, "no syscall count from " + ("base" if base is None else "head"))
+        return
+    cell.sys = (base, head)
+    tol = SYSCALLS_TOL_BY_SERVER.get(cell.server, SYSCALLS_TOL)
+    rise = head / base - 1 if base else 0.0
+    cell.check("syscalls/req", rise <= tol, f"syscalls/req {base:.3f} -> {head:.3f} ({rise:+.1%}, limit +{tol:.0%})")
+
+
+def _instructions(cell, entries, spins):
+    cell.unit = "instr/pass" if spins else "instr/req"
+    got = {e["build"]: e.get("figure") for e in entries if e["status"] == "ok"}
+    if got.get("base") is None or got.get("head") is None:
+        missing = [b for b in ("base", "head") if got.get(b) is None]
+        cell.check(cell.unit, False, f"no {cell.unit} count from {' and '.join(missing)}")
+        return
+    base, head = got["base"], got["head"]
+    cell.instr = (base, head)
+    rise = head / base - 1
+    cell.check(cell.unit, rise <= INSTR_TOL,
+               f"{cell.unit} {base:,.1f} -> {head:,.1f} ({rise:+.2%}, limit +{INSTR_TOL:.1%})")
+
+
+def _cpu(cell, rows, spins):
+    """The point's pair ratios (cell.ratios), shown; the check is the server's, over all its points."""
+    if spins:
+        cell.notes.append("CPU not gated: it spins")
+        return
+    pairs = {}
+    for r in rows:
+        if r["status"] in USABLE:
+            pairs.setdefault(r["rep"], {})[r["build"]] = r
+    ratios, saturated = [], False
+    for p in pairs.values():
+        if "base" not in p or "head" not in p:
+            continue
+        if any((p[b].get("server_util") or 0) >= SATURATED for b in p):
+            saturated = True
+        b, h = p["base"].get("cpu_us_per_req"), p["head"].get("cpu_us_per_req")
+        if b and h:
+            ratios.append(h / b)
+    if ratios:
+        cell.cpu = (statistics.median(ratios), min(ratios), max(ratios))
+    if saturated:
+        cell.notes.append(f"CPU not gated: a core {SATURATED:.0%} busy (saturated: CPU/req is 1/rate)")
+    else:
+        cell.ratios = ratios
+
+
+def _server_cpu(server, points):
+    """The server's CPU check: the median of every pair ratio at its unsaturated points. One pair
+    moves by up to 70% on its own here and one point's median of 4 by up to 25%; over all the
+    points' pairs the median stays within a few percent (A/A runs, results/README.md)."""
+    cell = Cell(server, "all")
+    gated = [c for c in points if c.ratios is not None]
+    if not gated:
         return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))
+    ratios = [r for c in gated for r in c.ratios]
+    if not ratios:
+        cell.check("CPU/req", False, "no pair with both builds' CPU per request")
+        return cell
+    m = statistics.median(ratios)
+    cell.cpu = (m, min(ratios), max(ratios))
+    cell.check("CPU/req", m <= 1 + CPU_TOL,
+               f"CPU/req head/base {m:.3f}, the median of {len(ratios)} pairs at N = "
+               f"{', '.join(f'{c.n:,}' for c in gated)} [{min(ratios):.2f}-{max(ratios):.2f}] (limit {1 + CPU_TOL:.2f})")
+    return cell
 
 
-def read_baseline(path):
-    with open(path) as f:
-        lines = [x for x in f if not x.startswith("#")]
-    base = {}
-    for r in csv.DictReader(io.StringIO("".join(lines))):
-        base[(r["server"], int(r["connections"]))] = {
-            k: (float(r[k]) if r[k] not in ("", None) else None) for k in ("syscalls_per_req", "cpu_ratio_to_epoll")}
-    return base
-
-
-def compare(base_path, run_dir, out=sys.stdout):
-    base = read_baseline(base_path)
-    now, _ = summarize(run_dir)
-    lines, passed, failed, skipped = [], 0, 0, 0
-
-    def verdict(server, n, metric, b, v, ok, note=""):
-        nonlocal passed, failed
-        passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
-        change = f"{(v - b) / b * 100:+.1f}%" if isinstance(b, float) and isinstance(v, float) and b else ""
-        fmt = lambda x: f"{x:.3f}" if isinstance(x, float) else ("-" if x is None else str(x))  # noqa: E731
-        lines.append((server, f"{n:,}" if isinstance(n, int) else n, metric, fmt(b), fmt(v), change,
-                      ("ok" if ok else "FAIL") + note))
-
-    servers = sorted({s for s, _ in base}, key=results.sort_key)
-    unsupported = set()
-    for server in servers:
-        ns = sorted(n for s, n in base if s == server)
-        for n in ns:
-            b, cur = base[(server, n)], now.get((server, n))
-            if cur is None:
-                verdict(server, n, "present", "yes", "missing", False,
-                        f": {server} at N={n:,} is in the baseline but not in this run")
+def cells(gate, instr, rows):
+    out = []
+    for s in gate["servers"]:
+        name, spins = s["name"], s.get("spins", False)
+        mine_cells = []
+        for n in gate["points"]:
+            cell = Cell(name, n)
+            mine_cells.append(cell)
+            if s.get("skip"):
+                cell.skipped = s["skip"]
                 continue
-            if cur["failed"] and all(f.startswith("unsupported:") for f in cur["failed"]):
-                # the server said this kernel cannot run it (echo-uring where io_uring is
-                # refused): nothing to measure here, which is said, not counted as a pass
-                skipped += 1
-                unsupported.add(server)
-                lines.append((server, f"{n:,}", "all", "-", "-", "", "skipped: " + cur["failed"][0]))
-                continue
-            ok = not cur["failed"] and cur["errors"] == 0
-            verdict(server, n, "errors", 0, cur["errors"] if not cur["failed"] else ",".join(cur["failed"]), ok)
-            if b["syscalls_per_req"] is not None:
-                tol = SYSCALLS_TOL_BY_SERVER.get(server, SYSCALLS_TOL)
-                v, lim = cur["syscalls_per_req"], b["syscalls_per_req"] * (1 + tol)
-                verdict(server, n, "syscalls/req", b["syscalls_per_req"], v, v is not None and v <= lim,
-                        "" if v is not None and v <= lim else f" (limit +{tol:.0%})")
-        if server == "epoll" or server in unsupported:
+            mine = [r for r in rows if r.get("gate_server") == name and r["connections"] == n]
+            entries = [e for e in instr if e["server"] == name and e["connections"] == n]
+            _runs_check(cell, mine, entries, gate["pairs"])
+            _instructions(cell, entries, spins)
+            if gate["pairs"]:  # --pairs 0: the instruction counts alone
+                _syscalls(cell, mine, spins)
+                _cpu(cell, mine, spins)
+        out += mine_cells
+        whole = _server_cpu(name, [c for c in mine_cells if not c.skipped])
+        if whole:
+            out.append(whole)
+    return out
+
+
+def _n(n):
+    return f"{n:,}" if isinstance(n, int) else n
+
+
+def _change(pair, digits):
+    if not pair:
+        return "-"
+    b, h = pair
+    return f"{b:,.{digits}f} -> {h:,.{digits}f} ({(h / b - 1) if b else 0:+.1%})"
+
+
+def render(gate, cs):
+    head = ("server", "N", "syscalls/req base -> head", "instructions base -> head", "CPU/req head/base [spread]",
+            "verdict")
+    lines = []
+    passed = failed = skipped = 0
+    for c in cs:
+        if c.skipped:
+            skipped += 1
+            lines.append((c.server, _n(c.n), "-", "-", "-", "skipped: " + c.skipped))
             continue
-        pairs = [(base[(server, n)]["cpu_ratio_to_epoll"], (now.get((server, n)) or {}).get("cpu_ratio_to_epoll"))
-                 for n in ns if base[(server, n)]["cpu_ratio_to_epoll"] is not None]
-        if not pairs:
-            continue
-        bg, vg = geomean([b_ for b_, _ in pairs]), geomean([v for _, v in pairs])
-        lim = bg * (1 + CPU_RATIO_TOL) if bg is not None else None
-        verdict(server, "all", "CPU/req vs epoll", bg, vg, vg is not None and lim is not None and vg <= lim,
-                "" if vg is not None and lim is not None and vg <= lim else f" (limit +{CPU_RATIO_TOL:.0%})")
-    head = ("server", "N", "metric", "baseline", "now", "change", "verdict")
-    widths = [max(len(str(x[i])) for x in lines + [head]) for i in range(len(head))]
+        bad = [why for _, ok, why in c.checks if not ok]
+        passed += sum(1 for _, ok, _ in c.checks if ok)
+        failed += len(bad)
+        instr = (_change(c.instr, 1) + " " + c.unit.split("/")[1]) if c.instr else "-"
+        cpu = f"{c.cpu[0]:.3f} [{c.cpu[1]:.2f}-{c.cpu[2]:.2f}]" if c.cpu else "-"
+        where = "over all N" if c.n == "all" else f"N={c.n:,}"
+        verdict = (f"FAIL {c.server} {where}: " + "; ".join(bad)) if bad else \
+            "ok" + ("" if not c.notes else " (" + "; ".join(c.notes) + ")")
+        lines.append((c.server, _n(c.n), _change(c.sys, 3), instr, cpu, verdict))
+    widths = [max(len(str(x[i])) for x in lines + [head]) for i in range(len(head) - 1)]
+    text = [f"regress: head {gate['head']['describe']} against base {gate['base']['describe']}; "
+            f"N connections, {gate['load']}"]
     for line in [head] + lines:
-        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip(), file=out)
-    print(f"regress: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""), file=out)
+        text.append("  ".join(str(v).ljust(w) for v, w in zip(line[:-1], widths)) + "  " + line[-1])
+    text.append(f"regress: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    return text, failed
+
+
+def compare(gate_dir, out=sys.stdout):
+    gate, instr, rows = load_gate(gate_dir)
+    text, failed = render(gate, cells(gate, instr, rows))
+    with open(os.path.join(gate_dir, "REGRESS.txt"), "w") as f:
+        f.write("\n".join(text) + "\n")
+    print("\n".join(text), file=out)
     return failed == 0
 
 
-def baseline(run_dir, out=sys.stdout):
-    now, meta = summarize(run_dir)
-    print("# muxbench regression baseline (make regress-update): per server and N, the medians over the", file=out)
-    print("# repetitions (column reps) of the fixed-rate rows of one sweep in the gate's configuration;", file=out)
-    print(f"# cpu_ratio_to_epoll is empty where the server was saturated (core >= {SATURATED:.0%} busy)", file=out)
-    for k in ("date", "kernel", "cpu_model", "cores", "git_commit", "placement", "count_method"):
-        print(f"# {k}: {meta.get(k)}", file=out)
-    w = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for key in sorted(now, key=lambda k: (results.sort_key(k[0]), k[1])):
-        r = dict(now[key])
-        if r["failed"] and all(f.startswith("unsupported") for f in r["failed"]):
-            continue  # select beyond FD_SETSIZE: nothing to compare, now or later
-        if r["failed"] or r["errors"]:
-            raise SystemExit(f"regress.py: {key[0]} at N={key[1]} failed or had errors: no baseline from this run")
-        if r["util"] is not None and r["util"] >= SATURATED:
-            r["cpu_ratio_to_epoll"] = None
-        for k in ("syscalls_per_req", "cpu_us_per_req", "cpu_ratio_to_epoll"):
-            r[k] = "" if r[k] is None else f"{r[k]:.4f}"
-        w.writerow(r)
+def baseline(gate_dir, out=sys.stdout):
+    """results/baseline.csv: the commit the gate builds as its base from now on (head's), and
+    head's figures at the gate's points, for the record (the gate measures the base anew)."""
+    gate, instr, rows = load_gate(gate_dir)
+    commit = gate["head"].get("commit")
+    if not commit or gate["head"].get("dirty"):
+        raise SystemExit("regress.py: the head build is not a clean commit: commit first, then make regress-update")
+    print("# muxbench regression baseline (make regress-update). make regress builds git_commit as its", file=out)
+    print("# base and measures both builds in the same job; the figures below are that commit's at the", file=out)
+    print("# gate's points, for the record (what a later gate's base should reproduce on a like machine).", file=out)
+    print(f"# git_commit: {commit}", file=out)
+    for k in ("date", "kernel", "cpu_model", "cores"):
+        print(f"# {k}: {gate.get('env', {}).get(k)}", file=out)
+    print(f"# load: {gate['load']}", file=out)
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["server", "connections", "syscalls_per_req", "instructions", "instructions_unit", "cpu_us_per_req"])
+    for c in cells(gate, instr, rows):
+        if c.skipped or c.n == "all":
+            continue
+        mine = [r for r in rows if r.get("gate_server") == c.server and r["connections"] == c.n
+                and r["build"] == "head" and r["status"] == "ok"]
+        cpu = median([r.get("cpu_us_per_req") for r in mine])
+        w.writerow([c.server, c.n, f"{c.sys[1]:.4f}" if c.sys else "", f"{c.instr[1]:.1f}" if c.instr else "",
+                    c.unit, f"{cpu:.3f}" if cpu else ""])
+
+
+def read_base_commit(path):
+    """The git_commit line of results/baseline.csv, or None."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("# git_commit:"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return None
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "compare":
-        sys.exit(0 if compare(sys.argv[2], sys.argv[3]) else 1)
+    if len(sys.argv) == 3 and sys.argv[1] == "compare":
+        sys.exit(0 if compare(sys.argv[2]) else 1)
     if len(sys.argv) == 3 and sys.argv[1] == "baseline":
         baseline(sys.argv[2])
         return

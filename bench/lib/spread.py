@@ -1,96 +1,52 @@
 #!/usr/bin/env python3
-"""spread.py - how much the regression gate's metrics move on their own, from one sweep with many
-repetitions (make regress-spread: the gate's configuration, 10 repetitions).
+"""spread.py - how far the gate's figures move when nothing changed: A/A gates (the head build
+against itself, bench/regress --base-build BUILD), each a directory; the tolerances in
+bench/lib/regress.py must sit above what these show, and not far above.
 
-The gate compares the median of 2 repetitions with a baseline. So the repetitions are cut into
-pseudo-runs of 2 (reps 1-2, 3-4, ...), each pseudo-run's medians are computed as the gate would
-(CPU per request divided by epoll's in the same pseudo-run), and each is set against the median of
-all repetitions (which is what the baseline holds). The largest rise seen is what noise alone does
-to the gate; its tolerances must stay above it, and not far above it.
+Per metric, over every server, point and run: the largest change head/base - 1 (instructions,
+syscalls per request: the rise the gate would see), and for CPU both the median pair ratio the
+gate checks and the single pairs it is the median of.
 
-usage: spread.py RUN_DIR [PER_RUN]      (PER_RUN: repetitions per pseudo-run, default 2)
+usage: spread.py GATE_DIR...
 """
 import os
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import results  # noqa: E402
+import regress  # noqa: E402
 
 
-def main():
-    run_dir = sys.argv[1]
-    per = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    rows, _ = results.load(run_dir)
-    rows = [r for r in rows if r["mode"] == "rate" and r["status"] == "ok"]
-    by = {}
-    for r in rows:
-        by.setdefault((r["label"], r["connections"]), {})[r["rep"]] = r
-    reps = sorted({r["rep"] for r in rows})
-    groups = [reps[i:i + per] for i in range(0, len(reps) - per + 1, per)]
-
-    def sysc(r):
-        return r.get("perf_syscalls_per_req") or r.get("syscalls_per_req")
-
-    worst = {"syscalls/req": (0, None), "CPU/req vs epoll": (0, None)}
-    print(f"{'server':<12} {'N':>6}  {'metric':<17} {'all reps':>9} {'pseudo-runs of ' + str(per) + ': min..max':>28} {'max rise':>9}")
-    for (lab, n) in sorted(by, key=lambda k: (results.sort_key(k[0]), k[1])):
-        reps_ = by[(lab, n)]
-        ep = by.get(("epoll", n), {})
-        allv = {"syscalls/req": statistics.median([sysc(r) for r in reps_.values()]),
-                "CPU/req vs epoll": statistics.median([r["cpu_us_per_req"] for r in reps_.values()]) /
-                statistics.median([r["cpu_us_per_req"] for r in ep.values()]) if ep else None}
-        for metric in ("syscalls/req", "CPU/req vs epoll"):
-            if allv[metric] is None or (metric.startswith("CPU") and lab == "epoll"):
-                continue
-            vals = []
-            for g in groups:
-                mine = [reps_[k] for k in g if k in reps_]
-                if not mine:
-                    continue
-                if metric == "syscalls/req":
-                    vals.append(statistics.median([sysc(r) for r in mine]))
-                else:
-                    theirs = [ep[k] for k in g if k in ep]
-                    if theirs:
-                        vals.append(statistics.median([r["cpu_us_per_req"] for r in mine]) /
-                                    statistics.median([r["cpu_us_per_req"] for r in theirs]))
-            if not vals:
-                continue
-            rise = max(vals) / allv[metric] - 1
-            if rise > worst[metric][0]:
-                worst[metric] = (rise, f"{lab} N={n}")
-            print(f"{lab:<12} {n:>6}  {metric:<17} {allv[metric]:>9.3f} {min(vals):>19.3f}..{max(vals):<8.3f} {rise:>+8.1%}")
-    # What the gate compares for CPU: per server, the geometric mean over its unsaturated N of the
-    # ratio to epoll (bench/lib/regress.py).
-    gm_worst = (0, None)
-    for lab in sorted({k[0] for k in by}, key=results.sort_key):
-        if lab in ("epoll", "busypoll"):
+def main(argv):
+    if not argv:
+        print(__doc__.strip().split("\n\n")[-1], file=sys.stderr)
+        return 2
+    worst = {"instr": [], "sys": [], "cpu": [], "pair": []}
+    for d in argv:
+        gate, instr, rows = regress.load_gate(d)
+        for c in regress.cells(gate, instr, rows):
+            where = (os.path.basename(d.rstrip("/")), c.server, c.n)
+            if c.instr:
+                worst["instr"].append((c.instr[1] / c.instr[0] - 1, where))
+            if c.sys:
+                worst["sys"].append((c.sys[1] / c.sys[0] - 1, where))
+            if c.cpu:
+                worst["cpu"].append((c.cpu[0] - 1, where))
+                worst["pair"] += [(c.cpu[1] - 1, where), (c.cpu[2] - 1, where)]
+    names = {"instr": "instructions per request (or pass)", "sys": "syscalls per request",
+             "cpu": "CPU per request, median pair ratio", "pair": "CPU per request, one pair's ratio"}
+    tol = {"instr": regress.INSTR_TOL, "sys": regress.SYSCALLS_TOL, "cpu": regress.CPU_TOL, "pair": None}
+    print(f"A/A spread over {len(argv)} gate run(s)")
+    print(f"{'metric':<38} {'cells':>5} {'median |change|':>16} {'largest rise':>13}  {'where':<28} tolerance")
+    for k, vals in worst.items():
+        if not vals:
             continue
-        ns = [n for (l_, n) in by if l_ == lab and ("epoll", n) in by and
-              statistics.median(r.get("server_util") or 0 for r in by[(lab, n)].values()) < 0.9]
-        if not ns:
-            continue
-
-        def gm(keys):
-            vals = []
-            for n in ns:
-                m = [by[(lab, n)][k]["cpu_us_per_req"] for k in keys if k in by[(lab, n)]]
-                e = [by[("epoll", n)][k]["cpu_us_per_req"] for k in keys if k in by[("epoll", n)]]
-                if not m or not e:
-                    return None
-                vals.append(statistics.median(m) / statistics.median(e))
-            return statistics.geometric_mean(vals)
-        base = gm(reps)
-        for g in groups:
-            v = gm(g)
-            if v and base and v / base - 1 > gm_worst[0]:
-                gm_worst = (v / base - 1, lab)
-    worst["CPU/req vs epoll, geometric mean over unsaturated N"] = gm_worst
-    for metric, (rise, where) in worst.items():
-        print(f"spread: {metric}: the largest rise of a {per}-repetition median over the all-repetition median "
-              f"was {rise:+.1%} ({where})")
+        top = max(vals)
+        mid = statistics.median(abs(v) for v, _ in vals)
+        t = f"+{tol[k]:.1%}" if tol[k] is not None else "-"
+        print(f"{names[k]:<38} {len(vals):>5} {mid:>16.3%} {top[0]:>+13.3%}  {' '.join(map(str, top[1])):<28} {t}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
