@@ -19,7 +19,7 @@
 #                 (tests/fuzz/run.sh; build-fuzz/), FUZZ_TIME seconds each (default 60); not in CI
 #   make torture  the fault cases (tests/torture/) against every server: a case x server table in
 #                 results/runs/<stamp>/TORTURE.md, ending 'torture: N passed, N failed'
-#   make clean    remove the build directories
+#   make clean    remove the build directories (the gate's base builds too)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -137,4 +137,5 @@ torture: all
 	tests/torture/run $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz build-regress
+	git worktree prune   # the gate's base worktrees were under build-regress/

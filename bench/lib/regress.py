@@ -38,8 +38,11 @@ SYSCALLS_TOL = 0.10
 # echo-uring's syscalls per request are how many requests one io_uring_enter() carries, which
 # depends on timing (how many arrive while it is awake), not only on its code (see results/README.md).
 SYSCALLS_TOL_BY_SERVER = {"uring": 0.25}
-INSTR_TOL = 0.01
-CPU_TOL = 0.25
+# From A/A runs (head against itself; results/README.md, "The regression gate"): instructions
+# repeat to 0.1% for most servers, epoll-edge's move by up to 0.6% (whether a read finds the next
+# request depends on timing); one server's pooled CPU ratio strayed by up to 20%.
+INSTR_TOL = 0.02
+CPU_TOL = 0.35
 SATURATED = 0.9
 USABLE = ("ok", "failed:counts_disagree")  # the latter still has figures; its runs check fails
 

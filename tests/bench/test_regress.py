@@ -3,8 +3,8 @@
 directories: head against base, per server and point.
 
 What must fail does, naming the server, the point and the figure: a 15% rise in syscalls per
-request (echo-uring: one more enter per request; 15% passes, its batches move with timing), a 2%
-rise in instructions, CPU per request 40% above base's (the median pair over all points), a slowdown of the
+request (echo-uring: one more enter per request; 15% passes, its batches move with timing), a 3%
+rise in instructions, CPU per request 50% above base's (the median pair over all points), a slowdown of the
 shared core that every server pays (the case the old gate, which divided by epoll's CPU, let
 through), a server that produced no figures, errors. What must pass does: no change, small
 changes inside the tolerances, a machine that is slower for both builds alike, a spinning or
@@ -112,13 +112,13 @@ class Verdicts(unittest.TestCase):
         self.assertFalse(ok)
         self.assertRegex(text, r"FAIL uring N=100: syscalls/req .*\(\+163\.9%, limit \+25%\)")
 
-    def test_instructions_up_2_percent_fails(self):
-        ok, text = self.gate(change={("libuv", "instr"): 1.02})
+    def test_instructions_up_3_percent_fail(self):
+        ok, text = self.gate(change={("libuv", "instr"): 1.03})
         self.assertFalse(ok)
-        self.assertRegex(text, r"FAIL libuv N=100: instr/req 814\.0 -> 830\.3 \(\+2\.00%, limit \+1\.0%\)")
+        self.assertRegex(text, r"FAIL libuv N=100: instr/req 814\.0 -> 838\.4 \(\+3\.00%, limit \+2\.0%\)")
 
-    def test_instructions_up_half_a_percent_pass(self):
-        ok, text = self.gate(change={("libuv", "instr"): 1.005})
+    def test_instructions_up_1_percent_pass(self):
+        ok, text = self.gate(change={("libuv", "instr"): 1.01})
         self.assertTrue(ok, text)
 
     def test_busypoll_is_counted_per_pass(self):
@@ -126,20 +126,20 @@ class Verdicts(unittest.TestCase):
         self.assertFalse(ok)
         self.assertRegex(text, r"FAIL busypoll N=1,000: instr/pass 13,500\.0 -> 20,250\.0")
 
-    def test_cpu_up_40_percent_fails(self):
-        ok, text = self.gate(change={("epoll", "cpu"): 1.4})
+    def test_cpu_up_50_percent_fails(self):
+        ok, text = self.gate(change={("epoll", "cpu"): 1.5})
         self.assertFalse(ok)
-        self.assertRegex(text, r"FAIL epoll over all N: CPU/req head/base 1\.4\d\d, the median of 8 pairs at N = 100, 1,000")
-        self.assertRegex(text, r"epoll\s+100 .* 1\.4\d\d \[1\.\d\d-1\.\d\d\]\s+ok")  # a point shows its pairs
+        self.assertRegex(text, r"FAIL epoll over all N: CPU/req head/base 1\.5\d\d, the median of 8 pairs at N = 100, 1,000")
+        self.assertRegex(text, r"epoll\s+100 .* 1\.5\d\d \[1\.\d\d-1\.\d\d\]\s+ok")  # a point shows its pairs
 
-    def test_cpu_up_10_percent_passes(self):
-        ok, text = self.gate(change={("epoll", "cpu"): 1.1})
+    def test_cpu_up_20_percent_passes(self):
+        ok, text = self.gate(change={("epoll", "cpu"): 1.2})
         self.assertTrue(ok, text)
 
     def test_core_slowdown_fails_every_server(self):
-        """The shared core 40% slower in head: every server pays it, epoll included, and every one
+        """The shared core 50% slower in head: every server pays it, epoll included, and every one
         fails (the old gate divided by epoll's CPU and let this through)."""
-        ok, text = self.gate(change={(s, "cpu"): 1.4 for s in SERVERS})
+        ok, text = self.gate(change={(s, "cpu"): 1.5 for s in SERVERS})
         self.assertFalse(ok)
         for s in ("epoll", "poll", "libuv", "uring"):
             self.assertRegex(text, rf"FAIL {s} over all N: CPU/req")
