@@ -7,8 +7,12 @@ executes for a fixed piece of work do not depend on the machine's speed: counted
 (callgrind; this VM has no hardware counters), they repeat to within a few in a million here, so a
 change of a few percent is visible (results/README.md, "The regression gate").
 
-The fixed work: N connections, one of them active with one 64-byte request in flight (lockstep:
-the next leaves when the echo is back), the rest idle. The loadgen signals the server (SIGUSR1) at
+The fixed work: N connections, one of them active, the rest idle; 64-byte requests at 2k req/s,
+one every 0.5 ms, several times what a server takes for one under valgrind here: so every request
+finds the server asleep in its wait and takes the same path through it (wake, read, write, wait).
+In lockstep instead (the next request sent as soon as the echo is back) the path depends on
+timing: echo-epoll --edge, which reads until EAGAIN after each write, found the next request
+already there in some runs and not in others, 220 to 404 instructions per request in one A/A run. The loadgen signals the server (SIGUSR1) at
 the start and the end of a window of REQUESTS requests after a short warm-up (longer, and the run
 again, if the server had not accepted all N connections by the window's start: accepts are not
 per-request work, and a server with two loops under valgrind can be slow to finish them); valgrind runs the
@@ -24,7 +28,7 @@ A server with several loops is counted three times, the lowest kept (LOOPS_RUNS 
 Servers with workers (several processes) are not counted: each process would need its own count,
 and their loop is echo-epoll's, counted as such.
 
-usage: instructions.py BUILD SERVER N [--requests R]   -> one JSON object on stdout
+usage: instructions.py BUILD SERVER N [--requests R]   -> one JSON object on stdout (R: 2,000)
    (BUILD a meson build dir with servers/servers.tsv; the loadgen is BUILD's, or $LOADGEN)
 """
 import json
@@ -41,7 +45,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import servers  # noqa: E402
 from supervise import Supervisor, alive, exit_code, json_lines, poll_until, stop  # noqa: E402
 
-REQUESTS = 5000
+REQUESTS = 2000
+RATE = "2k"  # one request every 0.5 ms: each finds the server asleep in its wait (see above)
 WARMUPS = ("0.2s", "1s", "4s")  # the next when accepts were still going on at the window's start
 START_S = 30  # valgrind takes a second or two to start a server
 RUN_S = 300   # the whole run's deadline (busy-poll at 1,000 connections: about 10 s here)
@@ -141,7 +146,7 @@ def _run(res, row, n, loadgen, requests, work, sup, warmup):
         return True
     cpu = "1" if len(os.sched_getaffinity(0)) > 1 else "0"
     lg = sup.spawn(["taskset", "-c", cpu, loadgen, "--port", str(port), "--connections", str(n),
-                    "--active", "1", "--pipeline", "1", "--size", "64", "--warmup", warmup,
+                    "--active", "1", "--rate", RATE, "--size", "64", "--warmup", warmup,
                     "--duration", f"{RUN_S}s", "--requests", str(requests), "--server-pid", str(server.pid),
                     "--timeout", "30s", "--json", os.path.join(work, "loadgen.json")],
                    stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "loadgen.err"), "w"))
