@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 from test_run import HEADER
-from verdict import fail, skip
+from verdict import fail, need_bench_run
 
 LOAD = ("--connections", "50", "--active", "10", "--rate", "2k", "--duration", "0.3s", "--warmup", "0.1s")
 WRAPPER = """\
@@ -168,10 +168,7 @@ def usage_errors(src, build, tmp):
 
 def main():
     src, build = sys.argv[1], sys.argv[2]
-    if not (shutil.which("perf") or shutil.which("strace")):
-        skip("neither perf nor strace")
-    if len(os.sched_getaffinity(0)) < 2:  # what nproc counts, and bench/run's placement
-        skip("bench/run pins the server and the loadgen to two CPUs")
+    need_bench_run()
     tmp = tempfile.mkdtemp(prefix="muxbench-ab.")
     try:
         a_a(src, build, tmp)

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from verdict import fail, skip
+from verdict import fail, need_bench_run, skip
 
 TARGETS = ["servers/echo-epoll", "servers/echo-select", "servers/echo-uring", "loadgen/loadgen"]
 
@@ -68,8 +68,7 @@ def main():
     src, build = sys.argv[1], sys.argv[2]
     if not shutil.which("valgrind"):
         skip("valgrind is not installed (bench/deps.sh bench installs it)")
-    if not (shutil.which("perf") or shutil.which("strace")):
-        skip("neither perf nor strace: bench/run cannot count syscalls")
+    need_bench_run()
     home = tempfile.mkdtemp(prefix="muxbench-planted.")
     try:
         uring = " uring" if has_uring(build) else ""

@@ -171,13 +171,18 @@ class Verdicts(unittest.TestCase):
         self.assertFalse(ok)
         self.assertRegex(text, r"FAIL epoll N=100: head run 1: 3 errors")
 
-    def test_baseline_names_head_commit(self):
+    def gate_of_head(self, dirty):
+        """A gate directory whose head build is commit aaa...a, with or without changes."""
         d = make_gate(self.tmp.name)
         with open(os.path.join(d, "gate.json")) as f:
             gate = json.load(f)
-        gate["head"].update(commit="a" * 40, dirty=False)
+        gate["head"].update(commit="a" * 40, dirty=dirty)
         with open(os.path.join(d, "gate.json"), "w") as f:
             json.dump(gate, f)
+        return d
+
+    def test_baseline_names_head_commit(self):
+        d = self.gate_of_head(dirty=False)
         out = io.StringIO()
         regress.baseline(d, out=out)
         path = os.path.join(d, "baseline.csv")
@@ -187,12 +192,7 @@ class Verdicts(unittest.TestCase):
         self.assertIn("epoll,100,2.2000,316.0,instr/req,", out.getvalue())
 
     def test_baseline_refuses_uncommitted_head(self):
-        d = make_gate(self.tmp.name)
-        with open(os.path.join(d, "gate.json")) as f:
-            gate = json.load(f)
-        gate["head"].update(commit="a" * 40, dirty=True)
-        with open(os.path.join(d, "gate.json"), "w") as f:
-            json.dump(gate, f)
+        d = self.gate_of_head(dirty=True)
         with self.assertRaises(SystemExit):
             regress.baseline(d, out=io.StringIO())
 

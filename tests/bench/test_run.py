@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from verdict import fail, skip
+from verdict import fail, need_bench_run
 
 HEADER = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,p99_us,"
           "p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,cpu_us_per_req,"
@@ -275,10 +275,7 @@ def out_with_shell_syntax(src, build, out, rate):
 
 def main():
     src, build = sys.argv[1], sys.argv[2]
-    if not (shutil.which("perf") or shutil.which("strace")):
-        skip("neither perf nor strace")
-    if len(os.sched_getaffinity(0)) < 2:  # what nproc counts, and bench/run's placement
-        skip("bench/run pins the server and the loadgen to two CPUs")
+    need_bench_run()
     out = tempfile.mkdtemp(prefix="muxbench-run.")
     try:
         closed, rate = calibrate(src, build, out)
