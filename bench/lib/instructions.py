@@ -1,25 +1,27 @@
 #!/usr/bin/env python3
 """instructions.py - a server's user-space instructions per request, counted by valgrind.
 
-Why this count: CPU time per request moves up to 5x between machines of this kind and 10-30%
+Why this count: CPU time per request moves up to 5x between machines of this kind and by a third
 between two runs on one, so a gate on it can only catch large changes. The instructions a server
 executes for a fixed piece of work do not depend on the machine's speed: counted by valgrind
-(callgrind; this VM has no hardware counters), they repeat to within a few in a million here, so a
-change of a few percent is visible (results/README.md, "The regression gate").
+(callgrind; this VM has no hardware counters), they repeat to 0.1% here, most servers' to a few in
+a million, so a change of a few percent is plain (results/README.md, "The regression gate").
 
 The fixed work: N connections, one of them active, the rest idle; 64-byte requests at 2k req/s,
-one every 0.5 ms, several times what a server takes for one under valgrind here: so every request
-finds the server asleep in its wait and takes the same path through it (wake, read, write, wait).
-In lockstep instead (the next request sent as soon as the echo is back) the path depends on
-timing: echo-epoll --edge, which reads until EAGAIN after each write, found the next request
-already there in some runs and not in others, 220 to 404 instructions per request in one A/A run. The loadgen signals the server (SIGUSR1) at
-the start and the end of a window of REQUESTS requests after a short warm-up (longer, and the run
-again, if the server had not accepted all N connections by the window's start: accepts are not
-per-request work, and a server with two loops under valgrind can be slow to finish them); valgrind runs the
-server with --dump-before=counters_snapshot, so every stats snapshot the server takes first dumps
-the instructions executed since the previous one. The second dump is the window, exactly: from
-the first snapshot's count to the second's, the requests the server counted between the two
-snapshots. It includes one snapshot's own formatting (about 40,000 instructions, fixed).
+one every 0.5 ms, several times what a server takes for one under valgrind here, so that every
+request finds the server asleep in its wait and takes the same path through it (wake, read,
+write, wait). In lockstep instead (the next request sent as soon as the echo is back) the path
+depends on timing: echo-epoll --edge, which reads until EAGAIN after each write, found the next
+request already there in some runs and not in others (220 to 404 instructions per request in one
+A/A run).
+
+The window: the loadgen signals the server (SIGUSR1) at the start and the end of REQUESTS requests
+after a short warm-up, and valgrind runs the server with --dump-before=counters_snapshot, so every
+stats snapshot first dumps the instructions executed since the previous one. The second dump is
+the window, exactly, divided by the requests the server counted between its two snapshots; it
+includes one snapshot's own formatting (about 40,000 instructions, fixed). A window that began
+before the server had accepted all N connections is run again with a longer warm-up: accepts are
+not per-request work.
 
 Busy-poll's rule: it never sleeps, so how many passes over its N connections a request takes is
 set by how fast its core spins, not by its code; its figure is instructions per loop pass (one
@@ -71,6 +73,16 @@ def _ready_port(path):
     except (OSError, ValueError):
         pass
     return None
+
+
+def _last_line(path):
+    """The last non-empty line of a log (the work directory is removed afterwards)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [x.strip() for x in f if x.strip()]
+        return lines[-1][:300] if lines else "(nothing on stderr)"
+    except OSError:
+        return "(no log)"
 
 
 def _summary(path):
@@ -142,14 +154,17 @@ def _run(res, row, n, loadgen, requests, work, sup, warmup):
     port = poll_until(lambda: _ready_port(out), START_S, 0.05, give_up=lambda: not alive(server))
     if not port:
         res.status = "unsupported:kernel" if not alive(server) and exit_code(server) == 77 else "failed:server_start"
-        res.why = f"see {work}/valgrind.err" if res.status.startswith("failed") else "the server exited 77"
+        rc = "still running" if alive(server) else f"exit {exit_code(server)}"
+        res.why = f"no ready line ({rc}): " + _last_line(os.path.join(work, "valgrind.err")) \
+            if res.status.startswith("failed") else "the server exited 77"
         return True
     cpu = "1" if len(os.sched_getaffinity(0)) > 1 else "0"
-    lg = sup.spawn(["taskset", "-c", cpu, loadgen, "--port", str(port), "--connections", str(n),
-                    "--active", "1", "--rate", RATE, "--size", "64", "--warmup", warmup,
-                    "--duration", f"{RUN_S}s", "--requests", str(requests), "--server-pid", str(server.pid),
-                    "--timeout", "30s", "--json", os.path.join(work, "loadgen.json")],
-                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "loadgen.err"), "w"))
+    with open(os.path.join(work, "loadgen.err"), "w") as lgerr:
+        lg = sup.spawn(["taskset", "-c", cpu, loadgen, "--port", str(port), "--connections", str(n),
+                        "--active", "1", "--rate", RATE, "--size", "64", "--warmup", warmup,
+                        "--duration", f"{RUN_S}s", "--requests", str(requests), "--server-pid", str(server.pid),
+                        "--timeout", "30s", "--json", os.path.join(work, "loadgen.json")],
+                       stdout=subprocess.DEVNULL, stderr=lgerr)
     deadline = time.monotonic() + RUN_S
     while lg.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -158,10 +173,11 @@ def _run(res, row, n, loadgen, requests, work, sup, warmup):
         res.status, res.why = "failed:loadgen_timeout", f"no end within {RUN_S} s"
         return True
     if exit_code(lg) != 0:
-        res.status, res.why = f"failed:loadgen_exit_{exit_code(lg)}", f"see {work}/loadgen.err"
+        res.status, res.why = f"failed:loadgen_exit_{exit_code(lg)}", _last_line(os.path.join(work, "loadgen.err"))
         return True
     if not stop(server, signal.SIGTERM, 30) or exit_code(server) != 0:
-        res.status, res.why = "failed:server_exit", f"the server did not end cleanly on SIGTERM ({work})"
+        res.status, res.why = "failed:server_exit", "the server did not end cleanly on SIGTERM: " + \
+            _last_line(os.path.join(work, "valgrind.err"))
         return True
     snaps = [x for x in json_lines(stats) if isinstance(x, dict) and x.get("type") == "snapshot"]
     window = _summary(f"{cg}.2")  # dump 1: start-up to the first snapshot; dump 2: the window

@@ -6,7 +6,7 @@ A gate directory (bench/regress --out) holds:
   gate.json           the two builds, their commits, the servers and points, the tolerances
   instructions.json   valgrind's counts (bench/lib/instructions.py): one entry per server, N, build
   ab/SERVER/rows.json bench/run --base-build: runs in pairs, one of each build back to back
-Per server and N there are three checks, and one per server, each a pass or a failure in the last line:
+Per server and N, three checks, and one per server; each is a pass or a failure in the last line:
   runs          every run and count of both builds ended ok with no error, and produced figures;
   syscalls/req  the kernel's count (perf), median over each build's runs; a rise of more than
                 SYSCALLS_TOL fails (echo-uring: its batches depend on timing; busy-poll: only the
