@@ -19,9 +19,10 @@ The window: the loadgen signals the server (SIGUSR1) at the start and the end of
 after a short warm-up, and valgrind runs the server with --dump-before=counters_snapshot, so every
 stats snapshot first dumps the instructions executed since the previous one. The second dump is
 the window, exactly, divided by the requests the server counted between its two snapshots; it
-includes one snapshot's own formatting (about 40,000 instructions, fixed). A window that began
-before the server had accepted all N connections is run again with a longer warm-up: accepts are
-not per-request work.
+includes one snapshot's own formatting (about 40,000 instructions, fixed). A run that did not
+measure that work is run again (ATTEMPTS): with a longer warm-up when the window began before the
+server had accepted all N connections (accepts are not per-request work), at a lower rate when
+requests queued (fewer loop passes than requests: on a slower machine 0.5 ms may not be enough).
 
 Busy-poll's rule: it never sleeps, so how many passes over its N connections a request takes is
 set by how fast its core spins, not by its code; its figure is instructions per loop pass (one
@@ -49,7 +50,12 @@ from supervise import Supervisor, alive, exit_code, json_lines, poll_until, stop
 
 REQUESTS = 2000
 RATE = "2k"  # one request every 0.5 ms: each finds the server asleep in its wait (see above)
-WARMUPS = ("0.2s", "1s", "4s")  # the next when accepts were still going on at the window's start
+# A run that does not measure the fixed work is run again with the next (warm-up, rate): accepts
+# still going on when the window began (longer warm-up), or requests that came faster than the
+# server served them under valgrind, so that one pass took two (a lower rate: a machine up to 5x
+# slower than this one, or a server that does more per request).
+ATTEMPTS = (("0.2s", RATE), ("1s", "500"), ("4s", "125"))
+PAIRED = 0.98  # a loop server serves each request in a pass of its own: passes >= 0.98 x requests
 START_S = 30  # valgrind takes a second or two to start a server
 RUN_S = 300   # the whole run's deadline (busy-poll at 1,000 connections: about 10 s here)
 DUMP_FUNCTION = "counters_snapshot"  # servers/core/counters.c: every stats line's counts
@@ -114,7 +120,7 @@ def count(row, n, loadgen, requests=REQUESTS, work=None):
 
 def _count_once(row, n, loadgen, requests, work):
     res = SimpleNamespace(status="ok", per_req=None, per_pass=None, instructions=None, requests=None,
-                          passes=None, warmup=None, why="")
+                          passes=None, warmup=None, rate=None, why="")
     if row.workers:
         res.status, res.why = "unsupported:workers", "several processes: each would need its own count"
         return res
@@ -124,13 +130,13 @@ def _count_once(row, n, loadgen, requests, work):
     own = work is None
     work = work or tempfile.mkdtemp(prefix="muxbench-instr.")
     try:
-        for warmup in WARMUPS:
+        for warmup, rate in ATTEMPTS:
             sup = Supervisor()
             try:
                 for name in os.listdir(work):
                     os.unlink(os.path.join(work, name))
                 res = SimpleNamespace(**dict(vars(res), status="ok", why=""))
-                if _run(res, row, n, loadgen, requests, work, sup, warmup):
+                if _run(res, row, n, loadgen, requests, work, sup, warmup, rate):
                     break
             finally:
                 sup.cleanup()
@@ -140,10 +146,9 @@ def _count_once(row, n, loadgen, requests, work):
     return res
 
 
-def _run(res, row, n, loadgen, requests, work, sup, warmup):
-    """One counted run into res; False when it must be run again with a longer warm-up: the
-    server was still accepting the N connections when the window began (under valgrind a server
-    with two loops can take longer than the warm-up), and those accepts are not per-request work."""
+def _run(res, row, n, loadgen, requests, work, sup, warmup, rate):
+    """One counted run into res; False when it must be run again with the next attempt (ATTEMPTS):
+    the server was still accepting the N connections when the window began, or requests queued."""
     stats, out = os.path.join(work, "stats.jsonl"), os.path.join(work, "server.out")
     cg = os.path.join(work, "callgrind.out")
     argv = ["taskset", "-c", "0", "valgrind", "--tool=callgrind", f"--dump-before={DUMP_FUNCTION}",
@@ -161,7 +166,7 @@ def _run(res, row, n, loadgen, requests, work, sup, warmup):
     cpu = "1" if len(os.sched_getaffinity(0)) > 1 else "0"
     with open(os.path.join(work, "loadgen.err"), "w") as lgerr:
         lg = sup.spawn(["taskset", "-c", cpu, loadgen, "--port", str(port), "--connections", str(n),
-                        "--active", "1", "--rate", RATE, "--size", "64", "--warmup", warmup,
+                        "--active", "1", "--rate", rate, "--size", "64", "--warmup", warmup,
                         "--duration", f"{RUN_S}s", "--requests", str(requests), "--server-pid", str(server.pid),
                         "--timeout", "30s", "--json", os.path.join(work, "loadgen.json")],
                        stdout=subprocess.DEVNULL, stderr=lgerr)
@@ -196,6 +201,12 @@ def _run(res, row, n, loadgen, requests, work, sup, warmup):
     if res.requests <= 0:
         res.status, res.why = "failed:no_requests", "the server counted no request in the window"
         return True
+    if not row.spins and 0 < res.passes < PAIRED * res.requests:
+        res.status = "failed:requests_queued"
+        res.why = (f"{res.passes:,} passes for {res.requests:,} requests at {rate} req/s: requests came "
+                   "faster than the server served them under valgrind")
+        return False
+    res.rate = rate
     res.per_req = window / res.requests
     res.per_pass = window / res.passes if res.passes > 0 else None
     return True

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from verdict import fail, skip
+from verdict import fail, need_bench_run, skip
 
 N, M, OVERLOAD, REPS = 15000, 100, 4, 3
 
@@ -54,10 +54,7 @@ def describe(r):
 
 def main():
     src, build = sys.argv[1], sys.argv[2]
-    if not (shutil.which("perf") or shutil.which("strace")):
-        skip("neither perf nor strace")
-    if (os.cpu_count() or 1) < 2:
-        skip("bench/run pins the server and the loadgen to two CPUs")
+    need_bench_run()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < N + 64:
         skip(f"{N} connections need {N + 64} fds per process; the hard limit is {hard}")

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from verdict import fail, skip
+from verdict import fail, need_bench_run
 
 ECHO = '''\
 import selectors, socket, sys
@@ -94,10 +94,7 @@ def processes_naming(text):
 
 def main():
     src, build = sys.argv[1], sys.argv[2]
-    if not (shutil.which("perf") or shutil.which("strace")):
-        skip("neither perf nor strace")
-    if (os.cpu_count() or 1) < 2:
-        skip("bench/run pins the server and the loadgen to two CPUs")
+    need_bench_run()
     tmp = tempfile.mkdtemp(prefix="muxbench-server-cmd.")
     try:
         server = os.path.join(tmp, "echo.py")
