@@ -15,7 +15,8 @@ record_argv(data, target, ctl, ack) -> perf record's argv: counting off until th
 --perf-ctl enable, as bench/run does with perf stat, so the recording brackets exactly its window.
 summarize(data, report, checks_kind) -> the dict bench/run puts in the row (see summarize).
 
-As a command:  profile.py summarize DATA CHECKS_KIND    prints that dict as JSON
+As a command:  profile.py summarize DATA CHECKS_KIND    prints that dict as JSON (the report goes
+to DATA.report.txt); CHECKS_KIND is one of reads, set_fds, nfds, events, completions, none.
 """
 import json
 import re
@@ -51,7 +52,8 @@ REPORT_TIMEOUT_S = 120
 TOP = 30  # symbol lines kept in the report
 
 # Classification of a cpu-clock sample, from its kernel call chain (leaf to root). The names are
-# those of this kernel (6.18, checked on recordings of echo-poll, echo-epoll and echo-uring); a
+# those of this kernel (6.18, checked on recordings of echo-poll, echo-select, echo-epoll,
+# echo-libuv and echo-uring; ep_poll is inlined into do_epoll_wait there); a
 # frame matches a name exactly or as NAME.suffix (the compiler's .isra.0, .constprop.0 clones).
 # recv and send are looked for before wait, since io_uring_enter both issues sends and receives
 # inline and waits, and a frame of either tells what the CPU was doing then.
@@ -212,44 +214,47 @@ def parse_script(lines):
     return {"shares": counts, "samples": sum(counts.values()), "lost": lost, "tracepoints": tps}
 
 
+# checks kind (the servers table's `checks` column) -> (the tracepoints it is counted from, what
+# is summed, which of checks/walked it is). The sums are parse_script's: nfds and n as given, ret
+# where ret > 0, and one per io_uring_complete record.
+COUNTED = {
+    "nfds": (("syscalls:sys_enter_poll",), "sum of nfds", "checks"),
+    "events": (("syscalls:sys_exit_epoll_wait", "syscalls:sys_exit_epoll_pwait"), "sum of ret > 0", "checks"),
+    "none": (("syscalls:sys_exit_epoll_wait", "syscalls:sys_exit_epoll_pwait"), "sum of ret > 0",
+             "checks"),  # libuv: epoll underneath
+    "completions": (("io_uring:io_uring_complete",), "count", "checks"),
+    "set_fds": (("syscalls:sys_enter_pselect6",), "sum of n", "walked"),
+}
+WHY_NOT = {
+    "set_fds": "the tracepoint gives the set pointers, not their bits",
+    "reads": "counted from perf stat's read and accept4 counts in the kernel-counted repetition",
+}
+
+
 def kernel_checks(checks_kind, tps, lost):
-    """The kernel's count of the checks the server counts itself (spec: the servers table's
-    `checks` column names the model), from the tracepoints' records."""
-    def none(source, why):
-        return {"checks": None, "walked": None, "source": source, "why_not": why}
-
-    def counted(tp, value, what):
-        source = f"perf record: {what} of {tp}"
-        if lost:
-            return none(source, f"perf lost {lost} records of the recording: the count would be short")
-        if not tps[tp]["events"]:
-            return none(source, f"no {tp} records in the recording")
-        return value, source
-
-    if checks_kind == "reads":
-        return none("perf stat", "counted from perf stat's read and accept4 counts in the kernel-counted repetition")
-    if checks_kind == "set_fds":
-        r = counted("syscalls:sys_enter_pselect6", tps["syscalls:sys_enter_pselect6"]["sum"], "sum of n")
-        if isinstance(r, dict):
-            return r
-        return {"checks": None, "walked": r[0], "source": r[1],
-                "why_not": "the tracepoint gives the set pointers, not their bits"}
-    if checks_kind == "nfds":
-        r = counted("syscalls:sys_enter_poll", tps["syscalls:sys_enter_poll"]["sum"], "sum of nfds")
-    elif checks_kind in ("events", "none"):  # none: libuv, epoll underneath
-        w, pw = tps["syscalls:sys_exit_epoll_wait"], tps["syscalls:sys_exit_epoll_pwait"]
-        tp = "syscalls:sys_exit_epoll_pwait" if pw["events"] >= w["events"] else "syscalls:sys_exit_epoll_wait"
-        r = counted(tp, w["sum"] + pw["sum"], "sum of ret > 0")
-        if not isinstance(r, dict):
-            r = (r[0], "perf record: sum of ret > 0 of syscalls:sys_exit_epoll_wait + sys_exit_epoll_pwait")
-    elif checks_kind == "completions":
-        r = counted("io_uring:io_uring_complete", tps["io_uring:io_uring_complete"]["events"], "count")
+    """The kernel's count of the checks the server counts itself, per the servers table's `checks`
+    column, from parse_script's tracepoints -> {"checks", "walked", "source", "why_not"}. walked
+    equals checks for every model but select (spec: "walked"). A recording with lost records, or
+    with no record of the tracepoint, gives None and says why: never a short count."""
+    if checks_kind not in COUNTED:
+        why = WHY_NOT.get(checks_kind, f"unknown checks kind {checks_kind!r}")
+        return {"checks": None, "walked": None, "source": "perf stat" if checks_kind == "reads" else "",
+                "why_not": why}
+    names, what, field = COUNTED[checks_kind]
+    source = f"perf record: {what} of {' + '.join(names)}"
+    out = {"checks": None, "walked": None, "source": source, "why_not": None}
+    if lost:
+        out["why_not"] = f"perf lost {lost} records of the recording: the count would be short"
+    elif not any(tps[n]["events"] for n in names):
+        out["why_not"] = f"no {' or '.join(names)} records in the recording"
     else:
-        return none("", f"unknown checks kind {checks_kind!r}")
-    if isinstance(r, dict):
-        return r
-    # walked equals checks for every model but select (spec: "walked")
-    return {"checks": r[0], "walked": r[0], "source": r[1], "why_not": None}
+        total = sum(tps[n]["sum"] for n in names)
+        out["walked"] = total
+        if field == "checks":
+            out["checks"] = total
+        else:
+            out["why_not"] = WHY_NOT[checks_kind]
+    return out
 
 
 def run(argv, timeout, **kw):
