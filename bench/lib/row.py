@@ -16,7 +16,8 @@ from tracepoints, compared with the server's own).
 
 Every per-request figure divides by the loadgen's responses in the window: requests as the client
 saw them. results/README.md documents each column. A server that keeps no stats file (a user's
-own, from bench/run --server-cmd) is counted by the kernel alone: its row's server fields are empty.
+own, from bench/run --server-cmd) is counted by the kernel alone, in kernel repetitions: its rows'
+server fields are empty.
 
 bench/run imports this module and calls append() once per repetition; `row.py --out DIR ...` does
 the same from the command line.
