@@ -11,6 +11,9 @@
 #                 (linked as results/latest-waitcost.csv), waitcost.md and two charts (~20 s)
 #   make waitcost-report   waitcost.md and the charts again, for WAITCOST_RUN (default: the latest)
 #   make claims   CLAIMS.md: the source articles' claims, tested (after make waitcost)
+#   make tax      what counting costs (bench/tax): echo-epoll at N=10,000 bare, then under bench/run's
+#                 own, perf stat and perf record repetitions, closed loop and at 20k req/s, 3 pairs
+#                 (a few minutes), into results/runs/tax-<stamp>/tax.json
 #   make regress  the CI performance gate: this build against the base commit named in
 #                 results/baseline.csv (BASE=<rev> another), built beside it and measured in the same
 #                 job: instructions per request (valgrind), CPU and syscalls per request in A/B pairs
@@ -29,7 +32,7 @@ RUN        ?= results/latest
 export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
-	waitcost waitcost-report claims fuzz torture
+	waitcost waitcost-report claims fuzz torture tax
 
 # regress: this build against its base commit (results/baseline.csv's, or BASE=<rev>), both measured
 # here: valgrind's instructions per request, and A/B pairs of runs for CPU and syscalls (bench/regress).
@@ -69,6 +72,9 @@ bench: bench-deps all
 	bench/scaling $(RUN)
 	$(MAKE) --no-print-directory plots RUN=$(RUN)
 	@echo "make bench: $$(readlink -f $(RUN))/REPORT.md"
+
+tax: bench-deps all
+	bench/tax
 
 bench-hyperfine: bench-deps all
 	bench/hyperfine $(RUN)

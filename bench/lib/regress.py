@@ -8,12 +8,15 @@ A gate directory (bench/regress --out) holds:
   ab/SERVER/rows.json bench/run --base-build: runs in pairs, one of each build back to back
 Per server and N, three checks, and one per server; each is a pass or a failure in the last line:
   runs          every run and count of both builds ended ok with no error, and produced figures;
-  syscalls/req  the kernel's count (perf), median over each build's runs; a rise of more than
+  syscalls/req  the server's own count (its stats, from the pairs, which perf does not tax), median
+                over each build's runs; a server without own counters (libuv) has one counted pair
+                more, and its figure is the kernel's (perf) from those; a rise of more than
                 SYSCALLS_TOL fails (echo-uring: its batches depend on timing; busy-poll: only the
                 syscalls that did work, since how often it polls is its core's speed);
   instr/req     user-space instructions per request (busy-poll: per pass), head against base; a
                 rise of more than INSTR_TOL fails;
-  CPU/req       head's CPU per request / base's in the same pair, per point (shown); the check is
+  CPU/req       head's CPU per request / base's in the same published pair (counting own: a counted
+                pair's CPU is taxed by perf), per point (shown); the check is
                 per server, on the median of the pair ratios of all its points (a line "all"):
                 more than 1 + CPU_TOL fails. Not for busy-poll (a whole core, always) nor at a
                 point where either build's core was saturated (CPU per request is then 1/rate).
@@ -45,6 +48,11 @@ INSTR_TOL = 0.02
 CPU_TOL = 0.35
 SATURATED = 0.9
 USABLE = ("ok", "failed:counts_disagree")  # the latter still has figures; its runs check fails
+
+
+def published(row):
+    """A repetition that nothing but the server counted (rows before bench/run's roles: all were)."""
+    return row.get("counting", "own") == "own"
 
 
 def work_syscalls(row):
@@ -109,10 +117,15 @@ def _runs_check(cell, rows, instr_entries, pairs):
 
 
 def _syscalls(cell, rows, spins):
-    def figure(r):
-        return work_syscalls(r) if spins else (r.get("perf_syscalls_per_req") or r.get("syscalls_per_req"))
-    base = median([figure(r) for r in rows if r["build"] == "base" and r["status"] in USABLE])
-    head = median([figure(r) for r in rows if r["build"] == "head" and r["status"] in USABLE])
+    """Each build's median syscalls per request: the server's own count from the published pairs
+    (busy-poll: its work syscalls), else the kernel's from the counted pairs (libuv counts none)."""
+    def figure(b):
+        mine = [r for r in rows if r["build"] == b and r["status"] in USABLE]
+        own = median([work_syscalls(r) if spins else r.get("syscalls_per_req") for r in mine if published(r)])
+        if own is not None:
+            return own
+        return median([r.get("perf_syscalls_per_req") for r in mine if r.get("counting") == "kernel"])
+    base, head = figure("base"), figure("head")
     if base is None or head is None:
         cell.check("syscalls/req", False, "no syscall count from " + ("base" if base is None else "head"))
         return
@@ -143,7 +156,7 @@ def _cpu(cell, rows, spins):
         return
     pairs = {}
     for r in rows:
-        if r["status"] in USABLE:
+        if r["status"] in USABLE and published(r):
             pairs.setdefault(r["rep"], {})[r["build"]] = r
     ratios, saturated = [], False
     for p in pairs.values():

@@ -1,11 +1,14 @@
 """repetition.py - one repetition of bench/run: start, count, load, stop, then one row.
 
 Start the server pinned to its CPU and wait for it to listen; move it into a cgroup of its own;
-start the kernel's count of its syscalls with counting off (perf stat -D -1 --control fifo, or
-strace); run the loadgen pinned to the other CPU, in a cgroup of its own, with --perf-ctl and
---server-pid so that perf's enable/disable and the server's two SIGUSR1 snapshots bracket exactly
-its measured window, while row.py's sampler reads both cgroups; stop the counters, then the server
-(SIGTERM must end it within 5 s); build the row in this process (row.append).
+then, by the repetition's role: "own" (a published repetition) counts nothing more; "kernel"
+starts the kernel's count of its syscalls with counting off (perf stat -D -1 --control fifo, or
+strace); "profile" starts perf record the same way (bench/lib/profile.py's argv). Run the loadgen
+pinned to the other CPU, in a cgroup of its own, with --server-pid (and --perf-ctl where perf
+counts) so that perf's enable/disable and the server's two SIGUSR1 snapshots bracket exactly its
+measured window, while row.py's sampler reads both cgroups; stop the counters, then the server
+(SIGTERM must end it within 5 s); a profile rep's perf.data is summarized (profile.summarize:
+logs/TAG.perf-report.txt stays) and deleted; build the row in this process (row.append).
 
 Every wait has a deadline. What goes wrong becomes the row's status: failed:server_start,
 failed:loadgen_timeout, failed:loadgen_exit_N, failed:server_crashed, failed:server_hang,
@@ -32,6 +35,9 @@ from supervise import alive, exit_code, json_lines, poll_until, stop, wait
 
 START_S = 10  # a server that is not listening by then has failed to start
 STEP_S = 0.01  # how often the loop looks at the stats file or the control fifo while the loadgen runs
+# perf record writes out its buffers (and the build ids of what it sampled) after SIGINT: seconds,
+# not the instant perf stat takes
+RECORD_STOP_S = 60
 
 
 def free_port():
@@ -156,14 +162,20 @@ def into_cgroup(path, pid):
 
 
 def start_perf(c, sup, log, counts, target, ctl, ack):
+    return start_controlled(sup, log, ["perf", "stat", "-x,", "-e", c.events, "-D", "-1", "--control",
+                                       f"fifo:{ctl},{ack}", "-o", counts, *target], ctl, ack)
+
+
+def start_controlled(sup, log, argv, ctl, ack):
+    """perf (stat or record) with counting off until the loadgen's "enable" on the fifo ctl, each
+    command acknowledged on ack; -> the process, once it reads the fifo (or has died)."""
     for f in (ctl, ack):
         if os.path.exists(f):
             os.unlink(f)
         os.mkfifo(f)
         sup.files.append(f)
     with open(log + ".perf.err", "w") as err:
-        p = sup.spawn(["perf", "stat", "-x,", "-e", c.events, "-D", "-1", "--control", f"fifo:{ctl},{ack}",
-                       "-o", counts, *target], stderr=err)
+        p = sup.spawn(argv, stderr=err)
 
     # perf holds the fifo open once it is ready; until then a non-blocking open for writing fails.
     def ready():
@@ -176,15 +188,37 @@ def start_perf(c, sup, log, counts, target, ctl, ack):
     return p
 
 
-def run_one(c, t, sup, rep, progress=None):
+def summarize(c, t, data, log):
+    """perf record's data -> profile.summarize's summary (None if it failed: why, in the log), and
+    the data deleted: a second of a busy server is tens of megabytes."""
+    summary = None
+    try:
+        if os.path.getsize(data) > 0:
+            summary = c.profile.summarize(data, log + ".perf-report.txt", t.checks)
+    except Exception as e:  # noqa: BLE001 - whatever went wrong becomes the row's status, said in the log
+        with open(log + ".perf.err", "a") as err:
+            print(f"bench/run: profile.summarize: {type(e).__name__}: {e}", file=err)
+    finally:
+        for f in (data, data + ".old"):
+            if os.path.exists(f):
+                os.unlink(f)
+    return summary
+
+
+def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
     """One repetition -> its row. c: bench/run's settings; t: what to run (bench/run's target);
-    progress: the progress line's "I/N ..." (default rep/reps).
+    progress: the progress line's "I/N ..." (default rep/reps); role: "own" (nothing counts but
+    the server), "kernel" (perf stat or strace counts its syscalls too) or "profile" (perf record
+    samples it); suffix: what the tag gets after the rep (bench/run: "", "-k", "-p"), so that the
+    roles' runs, which share reps, overwrite nothing of each other.
 
     t.side is None for a plain run, "head" or "base" for a pair of --base-build: it becomes the
-    rows.json field `build`, and the base run's files and cgroups get "-base" after the rep so that
-    the two runs of a pair, which share the rep, overwrite nothing of each other."""
+    rows.json field `build`, and the base run's files and cgroups get "-base" after the rep and
+    suffix, for the same reason."""
     status = c.status
-    run = f"{rep}-base" if t.side == "base" else str(rep)
+    if role == "profile" and status == "ok":
+        status = c.record  # unsupported:perf_record where perf cannot sample
+    run = f"{rep}{suffix}-base" if t.side == "base" else f"{rep}{suffix}"
     tag = f"{t.server}-{t.variant}-n{c.connections}-m{c.active}-{c.mode}{c.rate or ''}-{c.placement}-r{run}"
     log = os.path.join(c.out, "logs", tag)
     stats, counts = log + ".stats.jsonl", f"{log}.{c.counter}"
@@ -215,10 +249,15 @@ def run_one(c, t, sup, rep, progress=None):
         except OSError:
             pass
 
-    perf = strace = None
+    perf = strace = record = None
+    data = log + ".perf.data"
     lgextra = []
-    if status == "ok":
-        ctl, ack = os.path.join(c.fifos, f"ctl.{run}"), os.path.join(c.fifos, f"ack.{run}")
+    ctl, ack = os.path.join(c.fifos, f"ctl.{run}"), os.path.join(c.fifos, f"ack.{run}")
+    if status == "ok" and role == "profile":
+        target = ["-a", "-G", os.path.basename(cg)] if c.perf_scope == "cgroup" and cg else ["-p", str(spid.pid)]
+        record = start_controlled(sup, log, c.profile.record_argv(data, target, ctl, ack), ctl, ack)
+        lgextra = ["--perf-ctl", f"{ctl},{ack}"]
+    elif status == "ok" and role == "kernel":
         if c.counter == "perf":
             target = ["-a", "--for-each-cgroup", os.path.basename(cg)] if c.perf_scope == "cgroup" and cg \
                 else ["-p", str(spid.pid)]
@@ -284,6 +323,9 @@ def run_one(c, t, sup, rep, progress=None):
     # Stop the counters, then the server: SIGTERM must end it (exit 0) within 5 s.
     if perf:
         stop(perf, signal.SIGINT, 5)
+    if record:
+        if not stop(record, signal.SIGINT, RECORD_STOP_S) and status == "ok":
+            status = "failed:perf_record"
     if strace:
         strace.finish()
     if spid is not None and alive(spid):
@@ -296,13 +338,24 @@ def run_one(c, t, sup, rep, progress=None):
                 status = f"failed:server_exit_{rc}"
     sup.cleanup()
 
+    summary = None
+    if record:
+        summary = summarize(c, t, data, log)
+        if summary is None and status == "ok":
+            status = "failed:perf_record"  # no data, or none that profile.py could read: logs/TAG.perf.err
+    counted = role == "kernel"
     a = SimpleNamespace(out=c.out, server=t.server, variant=reported_variant(stats, t.variant),
                         connections=c.connections, active=c.active, size=c.size, rep=rep, rate=c.rate,
-                        placement=c.placement, count_method=c.counter, status=status,
-                        stats=stats if t.stats_file else None, own_stats=t.stats_file, perf=counts,
-                        loadgen=lgjson, busy=busy, progress=progress or f"{rep}/{c.reps}")
+                        placement=c.placement, count_method=c.counter if counted else None, status=status,
+                        stats=stats if t.stats_file else None, own_stats=t.stats_file,
+                        perf=counts if counted else None, loadgen=lgjson, busy=busy,
+                        progress=progress or f"{rep}/{c.reps}", counting=role, checks_kind=t.checks,
+                        spins=t.spins, loops=t.loops, profile=summary)
+    scope = c.perf_scope if (counted and c.counter == "perf") or record else None
     extra = {"tag": tag, "server_args": " ".join(t.args), "sources": c.sources,
-             "tick": c.tick if c.rate else "", "perf_scope": c.perf_scope}
+             "tick": c.tick if c.rate else "", "perf_scope": scope}
+    if record and os.path.exists(log + ".perf-report.txt"):
+        extra["perf_report"] = os.path.join("logs", tag + ".perf-report.txt")
     if t.cmd:
         extra["server_cmd"] = c.server_cmd
     if t.side:

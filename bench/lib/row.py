@@ -2,14 +2,22 @@
 """row.py - turn one measured run into one results row (bench/run calls it once per repetition).
 
 Inputs: the server's stats file (its last two snapshots bracket the window), perf's CSV output
-(or strace -c's table), the loadgen's JSON, and what bench/run knows (server, variant, load,
-placement, ...). Output: one CSV line appended to DIR/rows.csv (header written when the file is
-new) and one object appended to DIR/rows.json (an array), which also holds the per-kind syscall
-breakdown from both counters.
+(or strace -c's table) in a kernel repetition, bench/lib/profile.py's summary of perf record's
+samples in a profile repetition, the loadgen's JSON, and what bench/run knows (server, variant,
+load, placement, the repetition's role, ...). Output: one CSV line appended to DIR/rows.csv (header
+written when the file is new) and one object appended to DIR/rows.json (an array), which also holds
+the per-kind syscall breakdown from both counters.
+
+A row's `counting` says what else ran beside the server's own counters: "own" (nothing: its
+throughput, latency and CPU are the published ones), "kernel" (perf stat or strace: the two syscall
+counts are compared here, and for a server whose readiness checks are its reads, the two check
+counts too), "profile" (perf record: the server's CPU shares, and the kernel's count of the checks
+from tracepoints, compared with the server's own).
 
 Every per-request figure divides by the loadgen's responses in the window: requests as the client
 saw them. results/README.md documents each column. A server that keeps no stats file (a user's
-own, from bench/run --server-cmd) is counted by the kernel alone: its row's server fields are empty.
+own, from bench/run --server-cmd) is counted by the kernel alone, in kernel repetitions: its rows'
+server fields are empty.
 
 bench/run imports this module and calls append() once per repetition; `row.py --out DIR ...` does
 the same from the command line.
@@ -35,10 +43,22 @@ from snapshots import window  # noqa: E402
 COLUMNS = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,"
            "p99_us,p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,"
            "cpu_us_per_req,user_us_per_req,sys_us_per_req,ctxsw_per_req,rss_kb,threads,errors,"
-           "loadgen_cpu_us_per_req,bound,count_method,placement,status").split(",")
+           "loadgen_cpu_us_per_req,bound,count_method,placement,status,counting,checks_per_req,walked_per_req,"
+           "scanned_per_req,waits_per_req,kernel_checks_per_req,wait_share").split(",")
 
 # Counters that disagree by more than this are flagged in the row's status.
 AGREEMENT = 0.05
+# The server's readiness checks and the kernel's count of them count the same thing (spec: issue
+# 17), so they must agree more closely; only the window's edges differ (checks_agree).
+CHECKS_AGREEMENT = 0.02
+# The two counts' windows do not open and close at the same instant: perf's at the loadgen's
+# enable and disable, the server's where its loop takes the snapshot the SIGUSR1 asked for, a pass
+# later or so (the pass under way when the signal came, and the one that takes it). So a difference
+# of up to this many of the window's average passes per loop (two at each end) is the edges', not a
+# disagreement. It matters only for a window of few passes (busy-poll or poll over 15,000 fds, an
+# io_uring of big batches): with a thousand passes it is 0.4% of the count, under the 2%.
+EDGE_PASSES = 4
+SHARES = ("wait", "recv", "send", "kernel_other", "user")
 # How busy a side was comes from the sampler's figures when its samples span at least this much of
 # the loadgen's window (at 20 ms they span all but the last 20 ms or so).
 COVER = 0.5
@@ -196,11 +216,60 @@ def fmt(x, digits=3):
     return str(x)
 
 
+def kernel_checks(a, counting, kernel):
+    """The kernel's own count of the server's readiness checks over the window, as rows.json's
+    `kernel_checks`: {"checks", "walked", "source", "why_not"}, or None in an own repetition.
+    A kernel repetition has it where the checks are the server's reads (blocking; busy-poll, whose
+    accept4 attempts are checks too): perf stat counts those syscalls. Every other model's count is
+    what one call examined, which only a profile repetition's tracepoints see (profile.summarize)."""
+    kind = getattr(a, "checks_kind", None) or "none"
+    if counting == "profile":
+        summary = getattr(a, "profile", None) or {}
+        return summary.get("kernel_checks")
+    if counting != "kernel":
+        return None
+    method = a.count_method or "perf"
+    if kind == "reads" and kernel and "read" in kernel:
+        spins = bool(getattr(a, "spins", False))
+        n = kernel["read"] + (kernel.get("accept4", 0) if spins else 0)
+        return {"checks": n, "walked": n, "source": f"{method}: read" + (" + accept4" if spins else ""),
+                "why_not": None}
+    if kind == "reads":
+        why = f"no read count from {method}"
+    elif kind == "none" and not getattr(a, "own_stats", True):
+        why = "a user's server (--server-cmd): what it waits with is not known"
+    else:
+        why = f"{method} counts syscalls, not what each wait examined: a profile repetition's tracepoints do"
+    return {"checks": None, "walked": None, "source": method, "why_not": why}
+
+
+def checks_disagree(srv, kc, loops):
+    """The server's own checks (and walked) against the kernel's over the window -> None when they
+    agree or there is nothing to compare, else {figure: {"own", "kernel", "allowed"}}. Allowed:
+    CHECKS_AGREEMENT of the larger, or EDGE_PASSES average passes per loop (see EDGE_PASSES)."""
+    if not srv or not kc:
+        return None
+    passes = srv.get("loop_passes") or 0
+    out = {}
+    for what in ("checks", "walked"):
+        own, kern = srv.get(what), kc.get(what)
+        if own is None or kern is None:
+            continue
+        edge = EDGE_PASSES * max(1, loops or 1) * own / passes if passes else 0
+        allowed = max(CHECKS_AGREEMENT * max(own, kern), edge)
+        if abs(own - kern) > allowed:
+            out[what] = {"own": own, "kernel": kern, "allowed": round(allowed, 1)}
+    return out or None
+
+
 def build_row(a):
     row = {c: None for c in COLUMNS}
+    # an old caller without a role: counted by the kernel when it gave a count, else a published rep
+    counting = getattr(a, "counting", None) or ("kernel" if a.perf else "own")
     row.update(server=a.server, variant=a.variant, connections=a.connections, active=a.active,
                mode="rate" if a.rate else "closed", offered_rps=a.rate or None, size=a.size,
-               rep=a.rep, count_method=a.count_method, placement=a.placement, status=a.status)
+               rep=a.rep, count_method=a.count_method, placement=a.placement, status=a.status,
+               counting=counting)
     detail = {"server_window": None, "perf": None, "loadgen": None}
     if a.status.startswith("unsupported"):
         return row, detail
@@ -251,6 +320,28 @@ def build_row(a):
                 row["eagain_reads_per_read"] = srv["read_eagain"] / useful if useful else None
     if req > 0 and kernel and "total" in kernel:
         row["perf_syscalls_per_req"] = kernel["total"] / req
+    # Readiness checks: the server's own count (snapshots.py's window; None where the server
+    # reports none, libuv, or its stats line predates the count), and the kernel's.
+    if req > 0 and srv:
+        for k in ("checks", "walked", "scanned"):
+            if srv.get(k) is not None:
+                row[f"{k}_per_req"] = srv[k] / req
+        if srv.get("wakeups") is not None:
+            row["waits_per_req"] = srv["wakeups"] / req
+    kc = kernel_checks(a, counting, kernel)
+    if counting != "own":
+        detail["kernel_checks"] = kc
+        detail["kernel_walked_per_req"] = kc["walked"] / req if kc and kc.get("walked") is not None and req else None
+        if req > 0 and kc and kc.get("checks") is not None:
+            row["kernel_checks_per_req"] = kc["checks"] / req
+    if counting == "profile":
+        summary = getattr(a, "profile", None) or {}
+        shares = summary.get("shares")
+        detail["cpu_shares"] = dict(shares, samples=summary.get("samples")) if shares else None
+        detail["profile_samples"] = summary.get("samples")
+        detail["tracepoints"] = summary.get("tracepoints")
+        if shares:
+            row["wait_share"] = shares.get("wait")
 
     # Who set the pace (results.bound): the side whose CPU was saturated, the server first; a missed
     # rate with neither saturated is "neither". Busy is what a side ran plus what it waited to run,
@@ -287,6 +378,12 @@ def build_row(a):
         detail["count_disagreement"] = {"in_process": s, "kernel": p}
         if row["status"] == "ok":
             row["status"] = "failed:counts_disagree"
+    # ...and so must the two counts of readiness checks, where a row has both.
+    bad = checks_disagree(srv, kc, getattr(a, "loops", 1)) if counting != "own" else None
+    if bad:
+        detail["checks_disagreement"] = bad
+        if row["status"] == "ok":
+            row["status"] = "failed:checks_disagree"
     return row, detail
 
 
@@ -339,13 +436,23 @@ def main():
     p.add_argument("--busy", help="the sampler's output (row.py sample)")
     p.add_argument("--extra", default="{}", help="JSON merged into the rows.json object")
     p.add_argument("--progress", help="REP/REPS, for the progress line on stderr")
+    p.add_argument("--counting", choices=("own", "kernel", "profile"),
+                   help="the repetition's role (default: kernel with --perf, else own)")
+    p.add_argument("--checks-kind", default="none", help="the table's checks column (reads, set_fds, ...)")
+    p.add_argument("--spins", action="store_true", help="the server spins (busy-poll: its accept4s are checks)")
+    p.add_argument("--loops", type=int, default=1, help="the server's event loops (the table's loops)")
+    p.add_argument("--profile-summary", help="a JSON file of bench/lib/profile.py's summarize() (profile reps)")
     a = p.parse_args()
+    a.profile = None
+    if a.profile_summary:
+        with open(a.profile_summary) as f:
+            a.profile = json.load(f)
     json.dump(append(a, json.loads(a.extra)), sys.stdout)
     print()
 
 
 def progress_line(r, rep):
-    """One line per run; rep is "I/N", or "I/N SIDE" for bench/run --base-build's pairs. Inside
+    """One line per run; rep is "I/N ROLE", or "I/N ROLE SIDE" for bench/run --base-build's pairs. Inside
     bench/sweep (MUXBENCH_SWEEP="DONE TOTAL START_EPOCH") it counts runs over the whole sweep and
     adds an ETA from the mean time per run so far."""
     prefix = f"[{rep}]"
@@ -353,7 +460,7 @@ def progress_line(r, rep):
     sweep = os.environ.get("MUXBENCH_SWEEP", "").split()
     if len(sweep) == 3:
         done, total, start = int(sweep[0]) + int(rep.split("/")[0]), int(sweep[1]), float(sweep[2])
-        side = rep.partition(" ")[2]  # which build, kept when the count becomes the sweep's
+        side = rep.partition(" ")[2]  # the role and build, kept when the count becomes the sweep's
         prefix = f"[{done}/{total}{' ' + side if side else ''}]"
         left = (time.time() - start) / done * (total - done)
         eta = f" (ETA {int(left // 60)}m{int(left % 60):02d}s)"
@@ -369,9 +476,16 @@ def progress_line(r, rep):
     status = "" if r["status"] == "ok" else f" [{r['status']}]"
     bound = {"server": " SERVER-BOUND", "loadgen": " LOADGEN-BOUND",
              "neither": " RATE MISSED (neither core saturated)"}.get(r.get("bound") or "", "")
+    # what the row's role measured beside the server's own figures
+    kernel = {"kernel": f" ({r.get('count_method') or 'perf'} {f('perf_syscalls_per_req', '.2f')})",
+              "profile": ""}.get(r.get("counting"), "")
+    checks = f"{f('checks_per_req', '.2f')} checks/req"
+    if r.get("kernel_checks_per_req") is not None:
+        checks += f" (kernel {f('kernel_checks_per_req', '.2f')})"
+    wait = f", wait {r['wait_share']:.0%} of CPU" if r.get("wait_share") is not None else ""
     return (f"{prefix} {name} N={r['connections']:,} M={r['active']} {load}: {f('achieved_rps', ',.0f')} req/s, "
-            f"{f('syscalls_per_req', '.2f')} syscalls/req (perf {f('perf_syscalls_per_req', '.2f')}), "
-            f"{f('cpu_us_per_req', '.1f')} µs CPU/req, p99 {p99s}{eta}{status}{bound}")
+            f"{f('syscalls_per_req', '.2f')} syscalls/req{kernel}, {checks}, "
+            f"{f('cpu_us_per_req', '.1f')} µs CPU/req{wait}, p99 {p99s}{eta}{status}{bound}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 """test_ab.py - bench/run --base-build: each repetition a pair, one run of each build.
 
 1. An A/A run (the build under test is its own base), --reps 2: four `ok` rows, builds base, head,
-   head, base and reps 1, 1, 2, 2 in rows.json, rows.csv's header unchanged, every run's logs and
-   histogram under a name of its own, a progress line per run naming its build, and meta.json's
-   base_build naming the directory and its source's commit.
+   head, base and reps 1, 1, 2, 2 in rows.json, all published ones (counting own: a pair counts
+   nothing by default, no perf), rows.csv's header unchanged, every run's logs and histogram under a
+   name of its own, a progress line per run naming its role and build, and meta.json's base_build
+   naming the directory and its source's commit. --counted-reps 1 adds one counted pair after them.
 2. A fake base: a directory whose table's epoll row is a wrapper script that says so and execs the
    real echo-epoll. The base row's server is the wrapper, the head row's is not: the base binary is
    the base directory's.
@@ -105,12 +106,34 @@ def a_a(src, build, tmp):
             if json.load(f)["rep"] != r["rep"]:
                 fail(f"A/A: logs/{r['tag']}.row.json is another run's")
     progress = [line.split("]")[0] + "]" for line in err.splitlines() if line.startswith("[")]
-    if progress != ["[1/4 base]", "[2/4 head]", "[3/4 head]", "[4/4 base]"]:
+    if progress != ["[1/4 own base]", "[2/4 own head]", "[3/4 own head]", "[4/4 own base]"]:
         fail(f"A/A: progress lines {progress}: {err.strip()}")
+    counted = [(r["counting"], r["perf_syscalls_per_req"], r.get("perf_scope")) for r in objs]
+    if counted != [("own", None, None)] * 4:
+        fail(f"A/A: the pairs were counted by the kernel: (counting, perf syscalls/req, scope) {counted}")
     git = subprocess.run(["git", "-C", src, "rev-parse", "HEAD"], capture_output=True, text=True)
     want = {"dir": os.path.abspath(build), "commit": git.stdout.strip() if git.returncode == 0 else None}
     if meta_base(out) != want:
         fail(f"A/A: meta.json base_build {meta_base(out)}, want {want}")
+
+
+def counted_pair(src, build, tmp):
+    """1b. --counted-reps 1 with --base-build: the published pair, then a counted one, each build's
+    kernel row with perf's count, its tag apart from the published run's."""
+    out = os.path.join(tmp, "aa-k")
+    rc, err = bench_run(src, build, out, "--server", "epoll", "--base-build", build, "--reps", "1",
+                        "--counted-reps", "1")
+    if rc:
+        fail(f"counted pair: bench/run exited {rc}: {err.strip()}")
+    objs = read_rows(out, 4, err)
+    got = [(r["counting"], r["build"], r["rep"]) for r in objs]
+    if got != [("own", "base", 1), ("own", "head", 1), ("kernel", "base", 1), ("kernel", "head", 1)]:
+        fail(f"counted pair: (counting, build, rep) {got}")
+    if any(r["perf_syscalls_per_req"] is None for r in objs[2:]):
+        fail(f"counted pair: a kernel row without a count: {[r['perf_syscalls_per_req'] for r in objs]}")
+    tags = [r["tag"] for r in objs]
+    if len(set(tags)) != 4 or not tags[2].endswith("-r1-k-base") or not tags[3].endswith("-r1-k"):
+        fail(f"counted pair: tags {tags}")
 
 
 def fake_base(src, build, tmp):
@@ -172,6 +195,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="muxbench-ab.")
     try:
         a_a(src, build, tmp)
+        counted_pair(src, build, tmp)
         fake_base(src, build, tmp)
         usage_errors(src, build, tmp)
     finally:

@@ -6,7 +6,8 @@ Each plant (servers/core/plant.h) is built here, from this source, in a build di
 (meson -Dplant=KIND, configured like BUILD_DIR), and bench/regress runs it as head against
 BUILD_DIR as base on the servers and point where the plant must show:
   syscall  one extra syscall per read in the core: echo-epoll's syscalls per request rise (one A/B
-           pair: the kernel's count of each build), and so do its instructions;
+           pair: each build's own count, which counts the extra read like any other), and so do
+           its instructions;
   work     about 10% more user-space work in the core: echo-epoll's and echo-uring's instructions
            per request rise (valgrind alone, --pairs 0);
   loop     twice echo-select's fd walk: its instructions per request rise, echo-epoll's do not.

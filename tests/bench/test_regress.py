@@ -28,10 +28,13 @@ POINTS = [100, 1000]
 PAIRS = 4
 
 
-def make_gate(root, change=None, skip=None, drop_head=None, errors=None, util=None, machine=1.0):
+def make_gate(root, change=None, skip=None, drop_head=None, errors=None, util=None, machine=1.0, counted=None):
     """A gate directory. change = {(server, metric): factor on head's figure} with metric one of
     syscalls, instr, cpu; machine scales both builds' CPU alike; drop_head = a server whose head
-    runs and counts failed; util = {server: core busy fraction}."""
+    runs and counts failed; util = {server: core busy fraction}; counted = {server: (own, factors)}:
+    its published rows say counting own (with their own syscall count, or none when own is False,
+    as libuv's), and one counted pair per point follows, counting kernel, perf's syscalls and
+    the CPU scaled for head by factors = {metric: factor} (perf's tax)."""
     change = change or {}
     d = tempfile.mkdtemp(dir=root)
     gate = {"head": {"describe": "head"}, "base": {"describe": "base"}, "points": POINTS, "pairs": PAIRS,
@@ -61,6 +64,17 @@ def make_gate(root, change=None, skip=None, drop_head=None, errors=None, util=No
                                  "syscalls_per_req": None if failed else sc * k("syscalls"),
                                  "cpu_us_per_req": None if failed else cpu * k("cpu") * jitter * machine,
                                  "server_util": (util or {}).get(s, 0.1), "server_window": w})
+                if s in (counted or {}):
+                    own, factors = counted[s]
+                    for r in rows[-(1 if spins else PAIRS):]:
+                        r["counting"] = "own"
+                        if not own:
+                            r["syscalls_per_req"] = r["perf_syscalls_per_req"] = None
+                    f = factors if build == "head" else {}
+                    rows.append(dict(rows[-1], counting="kernel", rep=1,
+                                     perf_syscalls_per_req=sc * k("syscalls") * f.get("syscalls", 1.0),
+                                     syscalls_per_req=None if not own else sc * k("syscalls"),
+                                     cpu_us_per_req=cpu * k("cpu") * machine * f.get("cpu", 1.0)))
         os.makedirs(os.path.join(d, "ab", s))
         with open(os.path.join(d, "ab", s, "rows.json"), "w") as f:
             json.dump(rows, f)
@@ -170,6 +184,26 @@ class Verdicts(unittest.TestCase):
         ok, text = self.gate(errors={"epoll": 3})
         self.assertFalse(ok)
         self.assertRegex(text, r"FAIL epoll N=100: head run 1: 3 errors")
+
+    def test_a_server_without_own_counts_is_gated_on_its_counted_pair(self):
+        """libuv counts no syscalls itself: its figure is the kernel's, from the counted pair."""
+        ok, text = self.gate(counted={"libuv": (False, {})}, change={("libuv", "syscalls"): 1.15})
+        self.assertFalse(ok)
+        self.assertRegex(text, r"FAIL libuv N=100: syscalls/req 2\.150 -> 2\.47\d \(\+15\.0%")
+        ok, text = self.gate(counted={"libuv": (False, {})})
+        self.assertTrue(ok, text)
+
+    def test_the_own_count_is_the_figure_where_there_is_one(self):
+        # the counted pair's kernel count says +15% for head; the servers' own counts, the figure, do not
+        ok, text = self.gate(counted={"epoll": (True, {"syscalls": 1.15})})
+        self.assertTrue(ok, text)
+
+    def test_counted_pairs_are_no_cpu_pairs(self):
+        # perf's tax on head's counted run (3x its CPU) is no regression: CPU comes from the published pairs
+        ok, text = self.gate(counted={s: (True, {"cpu": 3.0}) for s in SERVERS if not SERVERS[s][3]})
+        self.assertTrue(ok, text)
+        # every pair ratio of the point is a published pair's: none near 3
+        self.assertRegex(text, r"epoll\s+100 .* 1\.0\d\d \[0\.9\d-1\.0\d\]\s+ok")
 
     def gate_of_head(self, dirty):
         """A gate directory whose head build is commit aaa...a, with or without changes."""

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """test_run.py - bench/run end to end, on small loads.
 
-A good run gives one `ok` row whose two syscall counts agree; select past FD_SETSIZE gives an
-`unsupported` row without running; a server killed mid-run gives a `failed:` row, the next
-repetition runs, and nothing is left behind (no process, no cgroup); an --out path with quotes,
-spaces and shell syntax in it is a path, never a command.
+A good run (--reps 1, one counted rep by default) gives two `ok` rows: the published one
+(counting own: no perf at all, the server's own counts only) and the kernel's (counting kernel:
+perf's count, which agrees with the server's); select past FD_SETSIZE gives an `unsupported` row
+without running; a server killed mid-run gives a `failed:` row, the next repetition runs, and
+nothing is left behind (no process, no cgroup); an --out path with quotes, spaces and shell syntax
+in it is a path, never a command; --profile adds a row sampled by perf record whose CPU shares sum
+to 1, with its report kept and its perf.data gone; bad role counts are usage errors (exit 2, one
+line). Where bench/lib/profile.py is not in this checkout yet, the profile case runs bench/run
+with a stand-in this test writes (its interface, perf report's plain figures) and says so.
 
 No bound here is a time or a rate: the fixed rate is a tenth of what epoll did in closed loop in
 this run, the syscall bound is built from the server's own counts, and the kill waits for the
@@ -29,7 +34,29 @@ from verdict import fail, need_bench_run
 HEADER = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,p99_us,"
           "p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,cpu_us_per_req,"
           "user_us_per_req,sys_us_per_req,ctxsw_per_req,rss_kb,threads,errors,loadgen_cpu_us_per_req,bound,"
-          "count_method,placement,status")
+          "count_method,placement,status,counting,checks_per_req,walked_per_req,scanned_per_req,waits_per_req,"
+          "kernel_checks_per_req,wait_share")
+# bench/lib/profile.py's interface, for a checkout that has not got it yet (see the top)
+STAND_IN = """\
+import subprocess
+
+
+def record_argv(data_path, target, ctl, ack):
+    return ["perf", "record", "-q", "-e", "cpu-clock", "-D", "-1", "--control", f"fifo:{ctl},{ack}",
+            "-o", data_path, *target]
+
+
+def summarize(data_path, report_path, checks_kind):
+    def perf(*args):
+        return subprocess.run(["perf", *args, "-i", data_path], capture_output=True, text=True, timeout=120).stdout
+    with open(report_path, "w") as f:
+        f.write(perf("report", "--stdio", "--sort", "sym"))
+    dsos = perf("script", "-F", "ip,dso").splitlines()
+    n, k = len(dsos), sum("kernel" in d for d in dsos)
+    shares = {"wait": 0.0, "recv": 0.0, "send": 0.0, "kernel_other": k / n, "user": (n - k) / n} if n else None
+    return {"samples": n, "shares": shares, "tracepoints": {},
+            "kernel_checks": {"checks": None, "walked": None, "source": "stand-in", "why_not": "stand-in"}}
+"""
 
 
 def bench_run_argv(server, connections, active, out, *args):
@@ -37,9 +64,9 @@ def bench_run_argv(server, connections, active, out, *args):
             *args, "--out", out]
 
 
-def bench_run(src, build, *argv):
+def bench_run(src, build, *argv, env=None):
     """Runs bench/run to its end from SOURCE_DIR; returns its exit code."""
-    return subprocess.run(bench_run_argv(*argv), cwd=src, env=dict(os.environ, BUILD=build),
+    return subprocess.run(bench_run_argv(*argv), cwd=src, env=dict(os.environ, BUILD=build, **(env or {})),
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 
 
@@ -73,16 +100,28 @@ def cat(*patterns):
     return text
 
 
-def figures(r, rate, closed):
-    """What is wrong with the good run's figures, or None."""
-    s, p, rps = r["syscalls_per_req"], r["perf_syscalls_per_req"], r["achieved_rps"]
+def figures(r, k, rate, closed):
+    """What is wrong with the good run's figures (r: the published row, k: the kernel's), or None."""
+    if r["counting"] != "own" or k["counting"] != "kernel":
+        return f"roles {r['counting']!r}, {k['counting']!r}; want own, kernel"
+    # the published row: nothing but the server counted
+    if r["perf_syscalls_per_req"] is not None or r["perf"] is not None or r["count_method"] is not None:
+        return f"the own row has a kernel count: {r['perf_syscalls_per_req']} ({r['count_method']}), {r['perf']}"
+    s, rps = r["syscalls_per_req"], r["achieved_rps"]
     if not 0.95 < rps / rate < 1.05:
         return f"achieved {rps} req/s of {rate} (a tenth of the {closed:.0f} of closed loop)"
     # At a tenth of its closed loop neither side is saturated and the rate is met: nothing bounded the run.
     if r["bound"] != "":
         return f"bound {r['bound']!r}: server busy {r['server_busy']}, loadgen busy {r['loadgen_busy']}"
-    if not abs(s - p) / p < 0.05:
-        return f"counts disagree: {s} in-process, {p} kernel"
+    # the kernel's row: perf counted, and agrees with the server's own count of the same run
+    ks, kp = k["syscalls_per_req"], k["perf_syscalls_per_req"]
+    if kp is None or k["count_method"] not in ("perf", "strace") or not abs(ks - kp) / kp < 0.05:
+        return f"kernel row: {ks} in-process, {kp} by {k['count_method']}"
+    # epoll's checks are the kernel's deliveries (events): its own count has no kernel twin in a
+    # kernel row (perf stat counts calls, not what a call delivered), and says why
+    kc = k.get("kernel_checks") or {}
+    if k["kernel_checks_per_req"] is not None or not kc.get("why_not"):
+        return f"kernel row: kernel checks {k['kernel_checks_per_req']} from {kc}"
     # One read and one write per request, plus the waits and the empty reads this run made (how many
     # requests a wake-up finds depends on the machine's speed): nothing else, epoll_ctl included, may
     # cost a syscall per request. 0.05 per request leaves room for the window's odd signal or accept.
@@ -98,14 +137,25 @@ def figures(r, rate, closed):
         return f"{waits} waits delivered {w['events']} events: a wait that found nothing"
     if not (r["cpu_us_per_req"] > 0 and r["errors"] == 0):
         return f"cpu_us_per_req {r['cpu_us_per_req']}, errors {r['errors']}"
+    # The waits per request are the server's wake-ups (waits that returned: at most its epoll_waits)
+    # over the loadgen's responses; where the server counts its checks, every wake-up delivered at
+    # least one, and for epoll walked = checks.
+    lgreq, wakeups = r["loadgen"]["requests"], w["wakeups"]
+    if abs(r["waits_per_req"] * lgreq - wakeups) > 0.5 or not 0 < wakeups <= waits:
+        return f"waits_per_req {r['waits_per_req']} for {wakeups} wake-ups, {waits} waits, {lgreq} responses"
+    if w.get("checks") is not None:
+        if not (r["checks_per_req"] * lgreq >= wakeups and r["walked_per_req"] == r["checks_per_req"]):
+            return f"checks/req {r['checks_per_req']} walked/req {r['walked_per_req']} with {wakeups} wake-ups"
+    elif r["checks_per_req"] is not None:
+        return f"checks_per_req {r['checks_per_req']} from a window without checks"
     return None
 
 
 def check_figures(path, rate, closed):
     try:
         with open(path) as f:
-            r = json.load(f)[0]
-        why = figures(r, rate, closed)
+            r, k = json.load(f)
+        why = figures(r, k, rate, closed)
     except (OSError, ValueError, LookupError, TypeError, ZeroDivisionError) as e:
         why = f"{type(e).__name__}: {e}"
     if why:
@@ -171,7 +221,8 @@ def cgroup2_root():
 def calibrate(src, build, out):
     """0. What this machine does: epoll's closed loop at the load of run 1. A tenth of it is a rate
     any machine meets with both cores mostly idle."""
-    rc = bench_run(src, build, "epoll", 200, 20, f"{out}/cal", "--duration", "1s", "--warmup", "0.3s")
+    rc = bench_run(src, build, "epoll", 200, 20, f"{out}/cal", "--duration", "1s", "--warmup", "0.3s",
+                   "--counted-reps", "0")
     if rc:
         fail(f"bench/run exited {rc} (closed loop)")
     status = col(f"{out}/cal/rows.csv", 0, "status")
@@ -199,11 +250,20 @@ def good_run(src, build, out, rate, closed):
         header = f"<no {rows}: {e.strerror}>"
     if header != HEADER:
         fail(f"rows.csv header: {header}")
-    if lines(rows) != 2:
-        fail("expected one row")
-    status = col(rows, 0, "status")
-    if status != "ok":
-        fail(f"status {status}: {cat(f'{out}/a/logs/*.loadgen.err')}")
+    if lines(rows) != 3:
+        fail("expected two rows (own, kernel)")
+    for i in (0, 1):
+        status = col(rows, i, "status")
+        if status != "ok":
+            fail(f"row {i}: status {status}: {cat(f'{out}/a/logs/*.loadgen.err')}")
+    if col(rows, 0, "perf_syscalls_per_req") != "" or col(rows, 1, "perf_syscalls_per_req") == "":
+        fail(f"rows.csv perf_syscalls_per_req: {col(rows, 0, 'perf_syscalls_per_req')!r} (own), "
+             f"{col(rows, 1, 'perf_syscalls_per_req')!r} (kernel)")
+    tags = sorted(os.path.basename(p)[:-len(".row.json")] for p in glob.glob(f"{glob.escape(out)}/a/logs/*.row.json"))
+    if len(tags) != 2 or not (tags[0].endswith("-r1") and tags[1].endswith("-r1-k")):
+        fail(f"log tags {tags}: want ...-r1 and ...-r1-k")
+    if glob.glob(f"{glob.escape(out)}/a/logs/{tags[0]}.perf*"):
+        fail(f"the own rep ran perf: {glob.glob(f'{glob.escape(out)}/a/logs/{tags[0]}.perf*')}")
     check_figures(f"{out}/a/rows.json", rate, closed)
     for name in ("meta.json", "rows.json"):
         check_json(f"{out}/a/{name}")
@@ -224,7 +284,7 @@ def select_unsupported(src, build, out):
 def crash(src, build, out, rate):
     """3. A server killed mid-run: a failed row, the script goes on, nothing left behind."""
     run = subprocess.Popen(bench_run_argv("epoll", 100, 10, f"{out}/c", "--rate", str(rate), "--duration", "3s",
-                                          "--warmup", "0.3s", "--reps", "2"),
+                                          "--warmup", "0.3s", "--reps", "2", "--counted-reps", "0"),
                            cwd=src, env=dict(os.environ, BUILD=build),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -269,8 +329,68 @@ def out_with_shell_syntax(src, build, out, rate):
         fail(f'bench/run exited {rc} with --out "{q}"')
     if os.path.exists(f"{out}/injected"):
         fail(f'--out "{q}" ran the command in it')
-    if lines(f"{q}/rows.csv") != 2 or col(f"{q}/rows.csv", 0, "status") != "ok":
+    # both roles: the kernel's rep gives perf the path too
+    if lines(f"{q}/rows.csv") != 3 or {col(f"{q}/rows.csv", i, "status") for i in (0, 1)} != {"ok"}:
         fail(f'--out "{q}": {cat(glob.escape(q) + "/rows.csv")}')
+
+
+def profiled(src, build, out, rate):
+    """5. --profile: a published row, then one sampled by perf record: counting profile, no perf
+    stat count, CPU shares that sum to 1 (samples > 0), its report kept and its perf.data gone."""
+    env = None
+    if not os.path.isfile(os.path.join(src, "bench", "lib", "profile.py")):
+        stand_in = os.path.join(out, "profile-stand-in")
+        os.makedirs(stand_in)
+        with open(os.path.join(stand_in, "profile.py"), "w") as f:
+            f.write(STAND_IN)
+        env = {"PYTHONPATH": stand_in}
+        print("profile: bench/lib/profile.py is not in this checkout: bench/run runs with this test's stand-in")
+    rc = bench_run(src, build, "epoll", 100, 10, f"{out}/p", "--rate", str(rate), "--duration", "1s", "--warmup",
+                   "0.3s", "--counted-reps", "0", "--profile", env=env)
+    if rc:
+        fail(f"bench/run --profile exited {rc}")
+    try:
+        with open(f"{out}/p/rows.json") as f:
+            rows = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"--profile: rows.json: {e}")
+    roles = [(r["counting"], r["status"]) for r in rows]
+    if roles == [("own", "ok"), ("profile", "unsupported:perf_record")]:
+        print("profile: perf record cannot sample on this machine: the row says so; its figures are not checked")
+        return
+    if roles != [("own", "ok"), ("profile", "ok")]:
+        fail(f"--profile: rows {roles}; want own ok, profile ok")
+    p = rows[1]
+    shares = p.get("cpu_shares") or {}
+    parts = [shares.get(k) for k in ("wait", "recv", "send", "kernel_other", "user")]
+    if None in parts or abs(sum(parts) - 1) > 1e-6 or min(parts) < 0 or not shares.get("samples", 0) > 0:
+        fail(f"--profile: cpu_shares {shares}")
+    if p["wait_share"] != shares["wait"] or p["perf_syscalls_per_req"] is not None or p["count_method"] is not None:
+        fail(f"--profile: wait_share {p['wait_share']}, perf {p['perf_syscalls_per_req']} ({p['count_method']})")
+    kc = p.get("kernel_checks")
+    if not isinstance(kc, dict) or not {"checks", "walked", "source", "why_not"} <= set(kc):
+        fail(f"--profile: kernel_checks {p.get('kernel_checks')!r}")
+    report = os.path.join(out, "p", p.get("perf_report") or "<no perf_report>")
+    if not (os.path.isfile(report) and os.path.getsize(report) > 0):
+        fail(f"--profile: no report {report}")
+    left = glob.glob(f"{glob.escape(out)}/p/logs/*perf.data*")
+    if left:
+        fail(f"--profile: perf.data left behind: {left}")
+    print(f"profile: ok ({shares['samples']} samples, wait {shares['wait']:.1%}, user {shares['user']:.1%})")
+
+
+def usage_errors(src, build, out):
+    """6. Role counts that make no sense: exit 2 with one line, and no rows."""
+    cases = [("--counted-reps x", ["--counted-reps", "x"]), ("--profile-reps -1", ["--profile-reps", "-1"]),
+             ("--profile and --profile-reps", ["--profile", "--profile-reps", "2"]),
+             ("nothing to run", ["--reps", "0", "--counted-reps", "0"])]
+    for what, args in cases:
+        p = subprocess.run(bench_run_argv("epoll", 10, 1, f"{out}/u", *args), cwd=src,
+                           env=dict(os.environ, BUILD=build), capture_output=True, text=True, timeout=60)
+        if p.returncode != 2 or len(p.stderr.splitlines()) != 1:
+            fail(f"{what}: exit {p.returncode}, want 2 with one line: {p.stderr!r}")
+        if os.path.exists(f"{out}/u/rows.csv"):
+            fail(f"{what}: a usage error wrote rows")
 
 
 def main():
@@ -283,6 +403,8 @@ def main():
         select_unsupported(src, build, out)
         crash(src, build, out, rate)
         out_with_shell_syntax(src, build, out, rate)
+        profiled(src, build, out, rate)
+        usage_errors(src, build, out)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     print("bench/run: ok")
