@@ -88,7 +88,8 @@ plots:
 	for g in plots/*.gp; do \
 	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; \
 	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; \
-	    */cdf.gp) [ -s $(RUN)/plots/cdf.dat ] || continue ;; esac; \
+	    */cdf.gp) [ -s $(RUN)/plots/cdf.dat ] || continue ;; \
+	    */checks.gp|*/waitshare.gp|*/shares.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)

@@ -109,6 +109,10 @@ def main():
     pts = results.points(rows)
     d = os.path.join(run_dir, "plots")
     os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "checks.dat"), "w") as f:
+        series(f, rows, pts, "rate", "checks_any")
+    with open(os.path.join(d, "waitshare.dat"), "w") as f:
+        series(f, rows, pts, "rate", "wait_share", 100)
     with open(os.path.join(d, "syscalls.dat"), "w") as f:
         series(f, rows, pts, "rate", "syscalls_any")
     with open(os.path.join(d, "cpu.dat"), "w") as f:
@@ -131,6 +135,14 @@ def main():
         f.write("server " + " ".join('"' + k + '"' for k in KIND_ORDER) + " total\n")
         for lab, k in kinds.items():
             f.write(lab + " " + " ".join(f"{k[x]:.4f}" for x in KIND_ORDER) + f" {sum(k.values()):.4f}\n")
+    # the CPU's shares at N = at (profiled repetitions), one stacked bar per server, in percent
+    with open(os.path.join(d, "shares.dat"), "w") as f:
+        got = {lab: results.shares(pts.get((lab, at, "rate"), [])) for lab in results.labels(rows)}
+        got = {lab: s for lab, s in got.items() if s}
+        if got:
+            f.write("server wait receive send \"other kernel\" user\n")
+            for lab, s in got.items():
+                f.write(lab + " " + " ".join(f"{100 * s[k]:.2f}" for k in results.SHARES) + "\n")
     cdfs = cdf_files(run_dir, rows, at)
     cdf_path = os.path.join(d, "cdf.dat")
     # No histograms (a copy of results/sample, which leaves hist/ out): keep the cdf.dat it came with.

@@ -13,7 +13,10 @@ import plotdata  # noqa: E402
 import results  # noqa: E402
 
 CHARTS = [
-    ("syscalls", "Syscalls per request against N (the headline)"),
+    ("checks", "Readiness checks per request against N (the headline)"),
+    ("syscalls", "Syscalls per request against N (poll makes fewer than epoll and loses: see the checks)"),
+    ("shares", "Where the server's CPU went at the largest common N"),
+    ("waitshare", "The wait's share of the server's CPU against N"),
     ("cpu", "Server CPU per request at the fixed rate"),
     ("latency", "p50 and p99 latency at the fixed rate"),
     ("throughput", "Maximum throughput, closed loop"),
@@ -120,6 +123,39 @@ def bound_facts(rows):
     return out
 
 
+def shares_section(w, pts, labs, ns, at, rate):
+    """Where the server's CPU went at N = at (profiled repetitions), and how poll's and epoll's
+    wait share moved with N; one line when the run has no profiled repetitions."""
+    w("## Where the server's CPU went\n")
+    got = {lab: results.shares(pts.get((lab, at, "rate"), [])) for lab in labs}
+    got = {lab: v for lab, v in got.items() if v}
+    if not got:
+        w("No profiled repetitions in this run (bench/run --profile; the sweep's PROFILE=1).\n")
+        return
+    w(f"At N = {at:,}, {rate:,} req/s: the share of the server's CPU samples (perf record -e cpu-clock, "
+      f"kernel call chains, one profiled repetition per point that no published figure comes from) in its "
+      f"wait, in receiving, in sending (on loopback: the receiver's TCP work and its wake-up too), in the "
+      f"rest of the kernel and in user space. perf report's top 30 symbols per run: logs/*.perf-report.txt.\n")
+    w("| server | wait | receive | send | other kernel | user |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for lab, v in got.items():
+        w(f"| {lab} | " + " | ".join(f"{100 * v[k]:.0f}%" for k in results.SHARES) + " |")
+    w("")
+    facts = []
+    if "poll" in got and "epoll" in got:
+        facts.append(f"poll spent {100 * got['poll']['wait']:.0f}% of its CPU in the wait, epoll "
+                     f"{100 * got['epoll']['wait']:.0f}%.")
+    for lab in ("poll", "epoll"):
+        have = [n for n in ns if results.shares(pts.get((lab, n, "rate"), []))]
+        if len(have) >= 2:
+            lo, hi = (results.shares(pts[(lab, n, "rate")])["wait"] for n in (have[0], have[-1]))
+            verb = "grew" if hi > lo * 1.1 else "fell" if hi < lo / 1.1 else "stayed about the same"
+            facts.append(f"From N = {have[0]:,} to {have[-1]:,}, {lab}'s wait share {verb} "
+                         f"({100 * lo:.0f}% to {100 * hi:.0f}%).")
+    if facts:
+        w(" ".join(facts) + "\n")
+
+
 def main():
     run_dir = sys.argv[1]
     rows, meta = results.load(run_dir)
@@ -159,15 +195,26 @@ def main():
 
     # The table.
     w(f"## {at:,} connections, {m_at} ready\n")
+
+    def med0(lab, n, mode, key):
+        return results.stat(pts.get((lab, n, mode), []), key).median
+
+    p_chk, e_chk = med0("poll", at, "rate", "checks_any"), med0("epoll", at, "rate", "checks_any")
+    if p_chk and e_chk:
+        w(f"At N = {at:,} and {rate:,} req/s, poll checked {p_chk:,.0f} fds per request and epoll "
+          f"{e_chk:,.2f} ({p_chk / e_chk:,.0f}x): the readiness checks each server asked the kernel to make "
+          f"(results/README.md, \"Readiness checks\").\n")
     w(f"At the fixed rate ({rate:,} req/s): syscalls per request (the servers' own count; perf's for libuv), "
+      f"readiness checks per request (the fds the kernel examined; the kernel's count for libuv), "
       f"reads that found nothing per read that found data, server CPU per request and p99 latency. "
       f"Closed loop: the highest throughput.\n")
-    w("| server | syscalls/req | failed reads per useful read | CPU µs/req | p99 µs | max req/s (closed) | status |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    w("| server | syscalls/req | checks/req | failed reads per useful read | CPU µs/req | p99 µs | max req/s (closed) | status |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for lab in labs:
         r_rate, r_closed = pts.get((lab, at, "rate"), []), pts.get((lab, at, "closed"), [])
         st = results.status_of(r_rate + r_closed)
-        w(f"| {lab} | {rng(results.stat(r_rate, 'syscalls_any'))} | {rng(results.stat(r_rate, 'eagain_reads_per_read'), '.1f')} | "
+        w(f"| {lab} | {rng(results.stat(r_rate, 'syscalls_any'))} | {rng(results.stat(r_rate, 'checks_any'), ',.2f')} | "
+          f"{rng(results.stat(r_rate, 'eagain_reads_per_read'), '.1f')} | "
           f"{rng(results.stat(r_rate, 'cpu_us_per_req'), '.1f')} | {rng(results.stat(r_rate, 'p99_us'), ',.0f')} | "
           f"{rng(results.stat(r_closed, 'achieved_rps'), ',.0f')} | {st} |")
     w("")
@@ -176,6 +223,7 @@ def main():
     def med(lab, n, mode, key):
         return results.stat(pts.get((lab, n, mode), []), key).median
 
+    shares_section(w, pts, labs, ns, at, rate)
     w("## What the numbers say\n")
     facts = []
     e_sys, b_sys, p_sys = (med(x, at, "rate", "syscalls_any") for x in ("epoll", "busypoll", "poll"))

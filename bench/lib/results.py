@@ -63,6 +63,9 @@ def load(run_dir):
         fill_bound(r)
         r["syscalls_any"] = r.get("syscalls_per_req") if r.get("syscalls_per_req") is not None \
             else r.get("perf_syscalls_per_req")
+        # readiness checks: the server's own count, or the kernel's where it keeps none (libuv)
+        r["checks_any"] = r.get("checks_per_req") if r.get("checks_per_req") is not None \
+            else r.get("kernel_checks_per_req")
     return rows, meta
 
 
@@ -117,6 +120,18 @@ def labels(rows):
 
 def conns(rows):
     return sorted({r["connections"] for r in rows})
+
+
+SHARES = ("wait", "recv", "send", "kernel_other", "user")
+
+
+def shares(rows):
+    """The median of each CPU share over a point's ok profiled repetitions, or None."""
+    got = [r["cpu_shares"] for r in rows if r["status"] == "ok" and r.get("counting") == "profile"
+           and r.get("cpu_shares") and r["cpu_shares"].get("wait") is not None]
+    if not got:
+        return None
+    return {k: statistics.median(g[k] for g in got) for k in SHARES}
 
 
 def window_kinds(row):
