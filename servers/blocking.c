@@ -8,6 +8,9 @@
  *  - --iterative: the BIO server of seed 004. One thread serves one connection until it closes;
  *    every other client waits in the listen backlog, however little it wants. An idle client
  *    starves everyone behind it.
+ * Readiness checks (stats "checks"): one per read(), the only question this server asks the
+ * kernel about a socket; the kernel wakes the one thread whose socket has data, so there is
+ * nothing to scan ("scanned" stays 0).
  * Backpressure needs no code here: when a client stops reading, write() blocks, so the thread stops
  * reading too. Signals are taken by a thread of their own (SIGNALS_THREAD), since every other
  * thread may sleep in a call that a signal should not have to interrupt.
@@ -24,7 +27,7 @@ enum { STACK_SIZE = 512 * 1024 }; /* AddressSanitizer's redzones need room */
 enum { STACK_SIZE = 64 * 1024 };
 #endif
 
-static struct server_config cfg = {.name = "blocking"};
+static struct server_config cfg = {.name = "blocking", .checks = CHECKS_READS};
 
 /* read() sleeps until there is data; the write that follows returns once the kernel took it all,
  * unless the client stops reading: then it sleeps, and so does this connection's reading. */
@@ -32,6 +35,7 @@ static void serve(struct conn *c)
 {
 	enum conn_rc rc;
 	do {
+		STAT_ADD(checks, 1); /* the read below: counted before it sleeps, as the syscall is */
 		rc = conn_on_readable(c);
 		while (rc != CONN_CLOSE && conn_wants_write(c))
 			rc = conn_on_writable(c); /* a short write: only a signal can cause one here */

@@ -5,6 +5,8 @@
  * those with output pending). With N connections of which M have data, a pass makes N reads, N-M of
  * which return EAGAIN: wasted syscalls (counted in read_eagain), and a whole core burnt even when
  * nobody sends anything. Latency is good, since nothing ever sleeps; everything else is the bill.
+ * Its readiness checks (stats "checks") are those reads and accepts themselves: each asks the
+ * kernel about one socket, and no wait call asks about many at once.
  *
  * Signals cannot interrupt a wait that does not exist, so the handlers set flags that
  * loop_running() checks every pass (SIGNALS_POLLED).
@@ -14,7 +16,7 @@
 #include "runtime.h"
 #include "server.h"
 
-static struct server_config cfg = {.name = "busypoll"};
+static struct server_config cfg = {.name = "busypoll", .checks = CHECKS_READS};
 static struct conn **conns; /* dense: a closed connection's slot is taken by the last one */
 static size_t nconns, cap_conns;
 
@@ -32,12 +34,22 @@ static void accept_all(struct listener *lis)
 	}
 }
 
+/* The syscalls that ask a socket whether it has something: every read() and accept4() this
+ * thread made so far, as the wrappers counted them (EINTR retries and the EMFILE shed's included).
+ * The loop is the process's only counting thread, so its block is sys_count. */
+static uint64_t asked(void)
+{
+	return counter_get(&sys_local->calls[SYS_READ]) + counter_get(&sys_local->calls[SYS_ACCEPT4]);
+}
+
 /* The loop: no wait, no wake-up fd; loop_running() checks the signal flags every pass. */
 static void serve(struct loop *lp)
 {
 	while (loop_running(lp)) {
 		STAT_ADD(loop_passes, 1);
+		uint64_t before = asked();
 		accept_all(lp->lis);
+		size_t removed = 0;
 		for (size_t i = 0; i < nconns;) {
 			/* readable and writable, as far as we know: let the syscalls say EAGAIN */
 			if (conn_serve(conns[i], true, true)) {
@@ -45,8 +57,13 @@ static void serve(struct loop *lp)
 			} else {
 				conn_close(conns[i]);
 				conns[i] = conns[--nconns]; /* look at slot i again: it holds another now */
+				removed++;
 			}
 		}
+		/* Readiness checks: this pass's reads and accepts as the wrappers counted them, so a
+		 * connection left unread (at its backpressure cap) adds none and a retry adds one. */
+		STAT_ADD(checks, asked() - before);
+		STAT_ADD(scanned, nconns + removed); /* connections visited: each turn of the walk */
 	}
 	free(conns);
 }

@@ -7,6 +7,8 @@
  *  - every pass copies all N pollfds into the kernel, which polls every one of them (the cost that
  *    grows with N, idle or not), then the loop scans all N `revents` to find the few that are ready;
  *  - there is no FD_SETSIZE limit: the array is as long as the fd limit allows.
+ * Readiness checks (stats "checks"): nfds per call, since the kernel polls every entry; "scanned":
+ * the revents the loop looked at, which stops once it has seen all n ready ones.
  * Slot 0 is the listener, slot 1 the wake-up fd (the signalfd). A closed connection's slot is
  * filled by the last one (swap-remove), so the array stays dense; the loop then looks at the same
  * index again, since it now holds another fd.
@@ -16,7 +18,7 @@
 #include "runtime.h"
 #include "server.h"
 
-static struct server_config cfg = {.name = "poll"};
+static struct server_config cfg = {.name = "poll", .checks = CHECKS_NFDS};
 static struct pollfd *pfds; /* [0] listener, [1] wake-up fd, then pfds[i] belongs to conns[i] */
 static struct conn **conns;
 static nfds_t nfds, cap_fds;
@@ -65,6 +67,7 @@ static void serve(struct loop *lp)
 		if (n < 0)
 			fatal_errno("poll");
 		stats_wakeup(n);
+		STAT_ADD(checks, nfds); /* do_poll() polls every entry, ready or not (walked: the same) */
 		if (pfds[1].revents) {
 			n--;
 			loop_woken(lp); /* loop_running() acts on it before the next wait */
@@ -73,7 +76,8 @@ static void serve(struct loop *lp)
 			n--;
 			accept_all(lp->lis); /* appends: the new slots have revents 0 and are skipped below */
 		}
-		for (nfds_t i = 2; i < nfds && n > 0;) {
+		nfds_t i = 2, removed = 0;
+		while (i < nfds && n > 0) { /* stop once all n ready ones were seen */
 			if (!pfds[i].revents) {
 				i++;
 				continue;
@@ -83,11 +87,16 @@ static void serve(struct loop *lp)
 			short re = pfds[i].revents;
 			bool readable = re & (POLLIN | POLLERR | POLLHUP);
 			bool writable = re & (POLLOUT | POLLERR | POLLHUP);
-			if (conn_serve(c, readable, writable)) /* one read or one write per readiness */
+			if (conn_serve(c, readable, writable)) { /* one read or one write per readiness */
 				pfds[i++].events = interest(c);
-			else
+			} else {
 				remove_slot(i); /* slot i now holds the last connection: look at it again */
+				removed++;
+			}
 		}
+		/* The revents looked at: slots 0 and 1, and one per turn of the walk, which moved on
+		 * (i - 2 turns) or looked at the same slot again (removed). */
+		STAT_ADD(scanned, i + removed);
 	}
 	free(pfds);
 	free(conns);

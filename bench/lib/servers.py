@@ -4,11 +4,13 @@
 bench/run, bench/sweep and bench/hyperfine read what a server is and what it can do from here, so
 that no script compares a server's name to decide how to run it: select's FD_SETSIZE rule is its
 fd_limit column, libuv's missing in-process counts its counters column, the sweep's default list
-its sweep column. The file has a header line, then one tab-separated row per server:
+its sweep column, what a server's readiness checks count its checks column. The file has a header
+line, then one tab-separated row per server:
 
-    name path args serial spins fd_limit counters loops workers needs sweep
+    name path args serial spins fd_limit counters loops workers needs sweep checks
 
-(servers/meson.build: server_table, whose comment says what each column means).
+(servers/meson.build: server_table, whose comment says what each column means). checks is newer
+than the others: a table without it (a base build of an older commit) reads as checks None.
 
 load(build_dir) -> {name: Server}, in the table's order. As a command, for the shell scripts:
     servers.py BUILD names [--sweep]   the row names (--sweep: the default sweep's), one a line
@@ -20,7 +22,11 @@ import sys
 from typing import NamedTuple
 
 COLUMNS = ("name", "path", "args", "serial", "spins", "fd_limit", "counters", "loops", "workers", "needs",
-           "sweep")
+           "sweep", "checks")
+# Columns a table may lack (it predates them): the row then holds None.
+OPTIONAL = ("checks",)
+# What a server's stats "checks" count (results/README.md, "Readiness checks").
+CHECKS = ("reads", "set_fds", "nfds", "events", "completions", "none")
 
 
 class Error(Exception):
@@ -39,6 +45,7 @@ class Server(NamedTuple):
     workers: int
     needs: object  # a kernel feature, or None
     sweep: bool
+    checks: object = None  # one of CHECKS; None: the table predates the column
 
     @property
     def model(self):
@@ -73,7 +80,7 @@ def parse(lines, where):
     if not lines:
         raise Error(f"{where}: empty")
     header = lines[0].rstrip("\n").split("\t")
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL]
     if missing:
         raise Error(f"{where}: no column {', '.join(missing)} in the header")
     table = {}
@@ -86,10 +93,14 @@ def parse(lines, where):
             raise Error(f"{where}:{n}: {len(cells)} columns, the header has {len(header)}")
         c = dict(zip(header, cells))
         at = f"{where}:{n}"
+        checks = c.get("checks")
+        if checks is not None and checks not in CHECKS:
+            raise Error(f"{at}: checks '{checks}' is not one of {' '.join(CHECKS)}")
         row = Server(name=c["name"], path=c["path"], args=c["args"].split(), serial=_flag(c["serial"], at),
                      spins=_flag(c["spins"], at), fd_limit=_int(c["fd_limit"], at), counters=c["counters"],
                      loops=_int(c["loops"], at), workers=_int(c["workers"], at),
-                     needs=None if c["needs"] in ("", "-") else c["needs"], sweep=_flag(c["sweep"], at))
+                     needs=None if c["needs"] in ("", "-") else c["needs"], sweep=_flag(c["sweep"], at),
+                     checks=checks)
         if row.name in table:
             raise Error(f"{at}: '{row.name}' twice")
         table[row.name] = row

@@ -3,14 +3,24 @@
 
 Reads a server's stats file (one JSON object per line, see README.md) and prints one JSON object
 with the window's differences: requests, cpu_us (user+sys), cpu_us_per_req, util (CPU seconds per
-second of the window), syscalls per kind and in total, read_eagain, events per wake-up, context
-switches, peak RSS and threads. The loadgen sends SIGUSR1 at the start and at the end of its
+second of the window), syscalls per kind and in total, read_eagain, events per wake-up, the
+readiness checks (checks, walked, scanned: None for a server that cannot count them, whose line
+says null, or a line from before they existed), context switches, peak RSS and threads. The loadgen sends SIGUSR1 at the start and at the end of its
 window (--server-pid), so the last two "snapshot" lines bracket it.
 
 usage: snapshots.py STATS_FILE
 """
 import json
 import sys
+
+# The readiness checks of results/README.md: null in a line whose server cannot count them.
+CHECKS = ("checks", "walked", "scanned")
+
+
+def delta(a, b, key):
+    """b[key] - a[key], or None when either line has no count there (null, or no such key)."""
+    x, y = a.get(key), b.get(key)
+    return None if x is None or y is None else y - x
 
 
 def window(lines):
@@ -33,6 +43,7 @@ def window(lines):
         "wakeups": b["wakeups"] - a["wakeups"],
         "loop_passes": b["loop_passes"] - a["loop_passes"],
         "events": b["events"] - a["events"],
+        **{k: delta(a, b, k) for k in CHECKS},
         "maxrss_kb": b["maxrss_kb"],
         "threads": b["threads"],
         "conns": b["conns"],

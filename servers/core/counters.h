@@ -62,6 +62,9 @@ struct sys_counters {
 /* Every field of struct stats: X(name, scope, shown in the stats line). The order is the line's.
  *  requests: reads that returned data; loop_passes: iterations of the event loop; wakeups: wait
  *  calls that returned (events / wakeups = batch size); events: ready fds those calls reported;
+ *  checks, walked, scanned: the readiness checks the kernel made for the loop, the entries it
+ *  stepped over to make them, and the entries the loop looked at in user space to find the ready
+ *  ones (enum checks_model below; results/README.md "Readiness checks" defines them per model);
  *  resets: connections that ended in an error (ECONNRESET, EPIPE); conns: open right now;
  *  rejected_fd_setsize: select's fd too large for an fd_set; rejected_max_conns: beyond
  *  --max-conns; accept_emfile: shed because the process ran out of fds; accept_errors: any other
@@ -71,9 +74,35 @@ struct sys_counters {
 	X(requests, LOOP, 1) X(bytes_in, LOOP, 1) X(bytes_out, LOOP, 1) X(accepted, SHARED, 1)     \
 	X(closed, SHARED, 1) X(conns, SHARED, 1) X(peak_conns, SHARED, 1)                          \
 	X(loop_passes, LOOP, 1) X(wakeups, LOOP, 1) X(events, LOOP, 1)                             \
+	X(checks, LOOP, STATS_CHECK) X(walked, LOOP, STATS_CHECK) X(scanned, LOOP, STATS_CHECK)    \
 	X(rejected_fd_setsize, SHARED, 1) X(rejected_max_conns, SHARED, 1)                         \
 	X(accept_emfile, SHARED, 1) X(accept_errors, SHARED, 1) X(resets, LOOP, 1)                 \
 	X(threads, SHARED, 1) X(loop_accepted, LOOP, 0) X(loop_closed, LOOP, 0)
+
+/* shown: 0 per-loop only (the "loops" breakdown), 1 in the line, STATS_CHECK in the line as the
+ * server's checks model says (stats.c: null where it cannot count them, or another field's count
+ * where the model makes the two one). */
+#define STATS_CHECK 2
+
+/* What a server's "checks" are (the table of servers' `checks` column spells them the same):
+ *  CHECKS_READS        each read() (and busypoll's accept4()) asks one socket: busypoll, blocking;
+ *  CHECKS_SET_FDS      the fds set in select()'s sets, per call (walked: its nfds argument);
+ *  CHECKS_NFDS         poll()'s nfds, per call: do_poll polls every entry;
+ *  CHECKS_EVENTS       epoll_wait()'s events: checks, walked and scanned are `events` itself;
+ *  CHECKS_COMPLETIONS  io_uring's completions reaped: the same three are `events` too;
+ *  CHECKS_NONE         cannot count them (echo-libuv): the three are null.
+ * Only what a model cannot derive is counted (STAT_ADD in the loop); the writer fills in the rest
+ * (walked = checks but for select; all three = events for epoll and io_uring), so a count that
+ * another one already holds costs the loop nothing. The zero value is CHECKS_NONE: a server that
+ * does not say shows null, not a wrong number. */
+enum checks_model {
+	CHECKS_NONE,
+	CHECKS_READS,
+	CHECKS_SET_FDS,
+	CHECKS_NFDS,
+	CHECKS_EVENTS,
+	CHECKS_COMPLETIONS,
+};
 
 #define COUNTERS_FIELD(name, scope, shown) _Atomic uint64_t name;
 struct stats {

@@ -7,6 +7,7 @@
 #ifndef MUXBENCH_OPTIONS_H
 #define MUXBENCH_OPTIONS_H
 
+#include "counters.h"
 #include "opts.h"
 
 #include <stdbool.h>
@@ -21,6 +22,7 @@ struct server_config {
 	uint64_t port;
 	uint64_t buffer;
 	uint64_t max_conns;	/* 0: as many as the fd limit allows */
+	enum checks_model checks; /* what its stats' "checks" are: set by the server, with its name */
 };
 
 /* A server's own option is a row of lib's table: {name, OPT_FLAG/STRING/COUNT/SIZE/DURATION,

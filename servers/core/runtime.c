@@ -168,7 +168,7 @@ int runtime_run(struct server_config *cfg, const struct runtime_config *rc, loop
 		refuse(cfg, "a loop that never sleeps cannot share the server with others");
 
 	name_variant(cfg, rc, exclusive);
-	stats_init(cfg->name, cfg->variant, cfg->stats_path, true);
+	stats_init(cfg->name, cfg->variant, cfg->stats_path, true, cfg->checks);
 	signals_init(SIGNALS_FD); /* blocks the signals: every thread and worker inherits that */
 	const struct counters *c = counters_create(nloops, rc->workers);
 	loops = calloc(nloops, sizeof *loops);

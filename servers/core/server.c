@@ -6,7 +6,7 @@
 void server_start(const struct server_config *cfg, enum signal_style style, bool blocking,
 		  struct listener *lis)
 {
-	stats_init(cfg->name, cfg->variant, cfg->stats_path, true);
+	stats_init(cfg->name, cfg->variant, cfg->stats_path, true, cfg->checks);
 	signals_init(style);
 	listener_open(lis, cfg, blocking); /* last: its ready line promises the rest is in place */
 }

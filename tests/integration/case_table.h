@@ -49,3 +49,5 @@ CASE(hold_past_nofile,   40,       false,    "workers",
      "worker processes hold more connections than one process has fds")
 CASE(accept_alloc_fail,  40,       true,     "fail_accept_alloc",
      "a connection the server cannot allocate for is refused, accepting goes on")
+CASE(checks_exact,       60,       true,     "*",
+     "100 idle + 1 active connection, 1,000 requests: checks, walked, scanned exact per model")

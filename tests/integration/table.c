@@ -124,6 +124,14 @@ void table_caps(const char *name, struct server_caps *out)
 	out->loops = get_int(&r, "loops");
 	out->workers = get_int(&r, "workers");
 	get_str(&r, "needs", out->needs, sizeof out->needs);
+	get_str(&r, "checks", out->checks, sizeof out->checks);
+	static const char *const models[] = {"reads", "set_fds", "nfds", "events", "completions", "none"};
+	bool known = false;
+	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+		known = known || strcmp(out->checks, models[i]) == 0;
+	if (!known)
+		FAIL("%s: checks of \"%s\" is \"%s\", not a checks model", SERVERS_TSV, name,
+		     out->checks);
 	const char *counters = row_get(&r, "counters");
 	if (strcmp(counters, "in-process") != 0 && strcmp(counters, "none") != 0)
 		FAIL("%s: counters of \"%s\" is \"%s\"", SERVERS_TSV, name, counters);

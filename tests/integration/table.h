@@ -24,6 +24,8 @@ struct server_caps {
 	int loops;	   /* event loops in total (threads x workers) */
 	int workers;	   /* worker processes; 0 = one process */
 	char needs[32];	   /* a kernel feature it cannot run without, or "-" */
+	char checks[16];   /* what its stats' "checks" count: reads, set_fds, nfds, events,
+			    * completions, or none (null: it cannot count them) */
 	char traits[128];  /* space-separated test-only traits (test hooks, properties) */
 };
 

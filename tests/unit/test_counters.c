@@ -1,9 +1,13 @@
 /* test_counters.c - every count lands in the block its scope says, a snapshot sums every block
- * (a loop's frozen copy or its live counts), and the stats line keeps its keys in their order. */
+ * (a loop's frozen copy or its live counts), the stats line keeps its keys in their order, and its
+ * readiness fields (checks, walked, scanned) are what each server's checks model says: counted,
+ * another count under a second name, or null. */
 #include "check.h"
 #include "stats.h"
 #include "sys.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,7 +73,7 @@ static const char *const keys[] = {
 	"\"io_uring_enter\":", "\"read_eagain\":", "\"write_eagain\":", "\"uring_ops\":{\"total\":",
 	"\"cancel\":", "\"requests\":", "\"bytes_in\":", "\"bytes_out\":", "\"accepted\":",
 	"\"closed\":", "\"conns\":", "\"peak_conns\":", "\"loop_passes\":", "\"wakeups\":",
-	"\"events\":", "\"rejected_fd_setsize\":", "\"rejected_max_conns\":", "\"accept_emfile\":",
+	"\"events\":", "\"checks\":", "\"walked\":", "\"scanned\":", "\"rejected_fd_setsize\":", "\"rejected_max_conns\":", "\"accept_emfile\":",
 	"\"accept_errors\":", "\"resets\":", "\"threads\":", "\"user_us\":", "\"sys_us\":",
 	"\"nvcsw\":", "\"nivcsw\":", "\"maxrss_kb\":",
 	"\"loops\":[{\"requests\":3,\"accepted\":1,\"conns\":1},{\"requests\":0,", "]}\n"};
@@ -79,7 +83,7 @@ static void test_line(void)
 	char path[] = "/tmp/muxbench-test-counters-XXXXXX";
 	int fd = mkstemp(path);
 	ASSERT_TRUE(fd >= 0);
-	stats_init("test", "unit", path, true);
+	stats_init("test", "unit", path, true, CHECKS_SET_FDS);
 	stats_write("snapshot");
 	char line[8192];
 	ssize_t n = read(fd, line, sizeof line - 1);
@@ -99,10 +103,70 @@ static void test_line(void)
 	unlink(path);
 }
 
+/* The value of a top-level "key": in line, or -1 for null (the line's fixed shape, stats.c). */
+static long long field(const char *line, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = strstr(line, pat);
+	if (!p)
+		FAIL("no %s in: %s", pat, line);
+	p += strlen(pat);
+	if (strncmp(p, "null,", 5) == 0)
+		return -1;
+	long long v;
+	if (sscanf(p, "%lld", &v) != 1)
+		FAIL("%s is not a number in: %s", pat, line);
+	return v;
+}
+
+/* Each model's three fields, from one set of counts: the counted ones as counted, the others the
+ * count the model makes them (walked = checks but for select; all three = events for epoll and
+ * io_uring), null where the server cannot count them. */
+static void test_checks(void)
+{
+	/* This thread counts into loop block 0 (test_blocks attached it); "final" sums live counts. */
+	STAT_ADD(events, 7);
+	STAT_ADD(checks, 5);
+	STAT_ADD(walked, 11);
+	STAT_ADD(scanned, 3);
+	char path[] = "/tmp/muxbench-test-checks-XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_TRUE(fd >= 0);
+	static const struct {
+		enum checks_model model;
+		long long checks, walked, scanned; /* -2: the line's events; -1: null */
+	} want[] = {
+		{CHECKS_NONE, -1, -1, -1},	{CHECKS_READS, 5, 5, 3},      {CHECKS_SET_FDS, 5, 11, 3},
+		{CHECKS_NFDS, 5, 5, 3},		{CHECKS_EVENTS, -2, -2, -2}, {CHECKS_COMPLETIONS, -2, -2, -2},
+	};
+	char line[8192];
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		stats_init("test", "unit", path, true, want[i].model);
+		stats_write("final");
+		ssize_t n = read(fd, line, sizeof line - 1); /* the one line just appended */
+		ASSERT_TRUE(n > 0);
+		line[n] = '\0';
+		ASSERT_TRUE(strchr(line, '\n') == line + n - 1);
+		long long events = field(line, "events");
+		ASSERT_EQ(events, 7);
+		long long c = want[i].checks == -2 ? events : want[i].checks;
+		long long w = want[i].walked == -2 ? events : want[i].walked;
+		long long sc = want[i].scanned == -2 ? events : want[i].scanned;
+		note("model %d: %.*s", (int)want[i].model, 120, strstr(line, "\"events\":"));
+		ASSERT_EQ(field(line, "checks"), c);
+		ASSERT_EQ(field(line, "walked"), w);
+		ASSERT_EQ(field(line, "scanned"), sc);
+	}
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_names();
 	test_blocks();
 	test_line();
+	test_checks();
 	return 0;
 }
