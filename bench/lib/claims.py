@@ -234,7 +234,10 @@ def main():
         reads = sw["syscalls"]["read"] / passes
         failed = sw["read_eagain"] / passes
         n, m = r["connections"], r["active"]
-        nums.append(f"N={n:,}, M={m} active, {r['offered_rps']:,} req/s: {reads:,.1f} reads per pass, of which "
+        # the server's own readiness checks (results/README.md: busypoll's reads and accepts tried)
+        checks = f"{sw['checks'] / passes:,.1f} readiness checks per pass ({r['checks_per_req']:,.1f} per request); " \
+            if sw.get("checks") is not None and r.get("checks_per_req") is not None else ""
+        nums.append(f"N={n:,}, M={m} active, {r['offered_rps']:,} req/s: {checks}{reads:,.1f} reads per pass, of which "
                     f"{failed:,.1f} found nothing (N-M = {n - m:,}); {r.get('eagain_reads_per_read') or 0:,.1f} "
                     "failed reads per useful read")
         ok.append(failed >= 0.95 * (n - m))
