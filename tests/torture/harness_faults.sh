@@ -3,7 +3,8 @@
 # by a server that dies or freezes in the middle of a measured window?
 #
 # One small bench/sweep over three servers, one fixed-rate run each (N=100, 1k req/s, a 3 s
-# window). While it runs, this script SIGKILLs the first server (echo-epoll) and SIGSTOPs the
+# window; COUNTED=0 PROFILE=0, so no kernel-counted or profiled repetition follows it and the
+# next server's run is the next thing the sweep starts). While it runs, this script SIGKILLs the first server (echo-epoll) and SIGSTOPs the
 # second (echo-epoll --edge), each about 1 s into its loadgen's run; the third (echo-poll) is left
 # alone. Judged:
 #   - the killed run's row says failed:server_crashed and the frozen run's failed:server_hang,
@@ -81,7 +82,7 @@ duration=3 warmup=1 conns=100
 # server's SIGTERM wait (5 s each).
 bound=$((warmup + duration + conns / 500 + 60 + 5 + 5 + 5 + 5))
 
-SERVERS="epoll epoll-edge poll" CONNS=$conns MODES=rate RATE=1k REPS=1 DURATION=${duration}s \
+SERVERS="epoll epoll-edge poll" CONNS=$conns MODES=rate RATE=1k REPS=1 COUNTED=0 PROFILE=0 DURATION=${duration}s \
   WARMUP=${warmup}s OUT=$out/s BUILD=$build bench/sweep >"$out/sweep.out" 2>"$out/sweep.err" &
 sweep_pid=$!
 
