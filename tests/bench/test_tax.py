@@ -63,6 +63,17 @@ def main():
         want += [("fixed_rate", "ratio_to_own", r) for r in ("kernel", "profile")]
         want += [("fixed_rate", "loadgen_cpu_us_per_req", r, "median") for r in ROLES]
         want += [("fixed_rate", "loadgen_ratio_to_alone", r) for r in ROLES[1:]]
+        want += [("closed", "pair_ratio_to_alone", r, "median") for r in ROLES[1:]]
+        want += [("fixed_rate", "pair_ratio_to_own", r, "median") for r in ("kernel", "profile")]
+        # One pair: the ratio within it is the ratio of its two runs' figures, nothing else.
+        for mode, key, base, ratios in (("closed", "achieved_rps", "alone", "pair_ratio_to_alone"),
+                                        ("rate", "cpu_us_per_req", "own", "pair_ratio_to_own")):
+            sect = "closed" if mode == "closed" else "fixed_rate"
+            fig = {r["role"]: r.get(key) for r in t["runs"] if r["mode"] == mode}
+            for role, s in t[sect][ratios].items():
+                want_r = fig[role] / fig[base] if fig.get(role) and fig.get(base) else None
+                if not s or want_r is None or abs(s["median"] - want_r) > 1e-9 * want_r:
+                    fail(f"tax.json {sect}.{ratios}.{role} = {s!r}, want {want_r!r} ({role} / {base} of pair 1)")
         for path in want:
             v = figure(t, *path)
             if not (isinstance(v, (int, float)) and v > 0):
