@@ -5,6 +5,7 @@ run's rows (rows.json), its environment (meta.json) and hyperfine's results; non
 usage: report.py RUN_DIR
 """
 import json
+import math
 import os
 import sys
 
@@ -94,7 +95,7 @@ def scaling_section(run_dir, w):
 
 def bound_facts(rows):
     """The sentences that carry the rows' `bound` verdicts (results.bound), over the rows that ran."""
-    ok = [r for r in rows if r["status"] == "ok" and "bound" in r]
+    ok = [r for r in rows if r["status"] == "ok" and "bound" in r and results.published(r)]
 
     def pts(verdict, mode=None):
         return sorted({f"{r['label']} N={r['connections']:,} {r['mode']}" for r in ok
@@ -123,6 +124,50 @@ def bound_facts(rows):
     return out
 
 
+def poll_per_call(pts, ns, at):
+    """poll's checks per request are its fds per call times its calls per request: one sentence with
+    both at N = at, and, where checks per request fell from one N to the next, why (each call found
+    more requests: the server was saturated or the load batched), computed from the rows."""
+    def per(n):
+        rows = pts.get(("poll", n, "rate"), [])
+        chk, waits = results.stat(rows, "checks_per_req").median, results.stat(rows, "waits_per_req").median
+        return (chk, chk / waits, 1 / waits) if chk and waits else None
+    here = per(at)
+    if not here:
+        return ""
+    out = (f" Each poll call checked {here[1]:,.0f} fds (every fd it held: the connections, the listener and "
+           f"the wake-up fd) and found {here[2]:,.0f} requests on average.")
+    have = [(n, per(n)) for n in ns if per(n)]
+    fell = [(a, b) for a, b in zip(have, have[1:]) if b[1][0] < a[1][0]]
+    if fell:
+        (n0, a), (n1, b) = fell[-1]
+        out += (f" Checks per request fall where each call finds more: from N = {n0:,} to {n1:,} they went from "
+                f"{a[0]:,.0f} to {b[0]:,.0f} while the fds per call grew from {a[1]:,.0f} to {b[1]:,.0f}, since each "
+                f"call found {b[2]:,.0f} requests instead of {a[2]:,.0f}"
+                + (": its core was saturated there (server-bound), and the longer each call took, the more "
+                   "requests were waiting when it returned." if any(r.get("bound") == "server" and results.published(r)
+                                                                   for r in pts.get(("poll", n1, "rate"), []))
+                   else "."))
+    return out
+
+
+# The smallest change of a wait share across the Ns, in percentage points, that the report calls a
+# trend: about twice the spread (one standard deviation) of one point's profiled repetitions.
+TREND_POINTS = 10
+
+
+def wait_trend(points):
+    """The change of the wait share from the first N to the last on the least-squares line of share
+    against log10 N through every point: one profiled repetition per point is noisy, and the line
+    weighs every N where the two end points alone would not."""
+    xs = [math.log10(n) for n, _ in points]
+    ys = [y for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+    return slope * (xs[-1] - xs[0])
+
+
 def shares_section(w, pts, labs, ns, at, rate):
     """Where the server's CPU went at N = at (profiled repetitions), and how poll's and epoll's
     wait share moved with N; one line when the run has no profiled repetitions."""
@@ -146,12 +191,20 @@ def shares_section(w, pts, labs, ns, at, rate):
         facts.append(f"poll spent {100 * got['poll']['wait']:.0f}% of its CPU in the wait, epoll "
                      f"{100 * got['epoll']['wait']:.0f}%.")
     for lab in ("poll", "epoll"):
-        have = [n for n in ns if results.shares(pts.get((lab, n, "rate"), []))]
+        have = [(n, results.shares(pts.get((lab, n, "rate"), []))) for n in ns]
+        have = [(n, v["wait"]) for n, v in have if v]
         if len(have) >= 2:
-            lo, hi = (results.shares(pts[(lab, n, "rate")])["wait"] for n in (have[0], have[-1]))
-            verb = "grew" if hi > lo * 1.1 else "fell" if hi < lo / 1.1 else "stayed about the same"
-            facts.append(f"From N = {have[0]:,} to {have[-1]:,}, {lab}'s wait share {verb} "
-                         f"({100 * lo:.0f}% to {100 * hi:.0f}%).")
+            change = wait_trend(have)
+            verb = ("grew" if change >= TREND_POINTS / 100 else "fell" if change <= -TREND_POINTS / 100
+                    else "stayed about the same")
+            lo, hi = have[0][1], have[-1][1]
+            facts.append(f"From N = {have[0][0]:,} to {have[-1][0]:,}, {lab}'s wait share {verb} "
+                         f"({100 * lo:.0f}% to {100 * hi:.0f}%; {100 * change:+.0f} points on the least-squares "
+                         f"line against log N through its {len(have)} points).")
+    if any("wait share" in f for f in facts):
+        facts.append(f"A change under {TREND_POINTS} points counts as none: the profile is one repetition per "
+                     f"point, and repetitions of one point spread by about 4 points (one standard deviation; "
+                     f"results/README.md, \"Where the CPU went\").")
     if facts:
         w(" ".join(facts) + "\n")
 
@@ -203,7 +256,7 @@ def main():
     if p_chk and e_chk:
         w(f"At N = {at:,} and {rate:,} req/s, poll checked {p_chk:,.0f} fds per request and epoll "
           f"{e_chk:,.2f} ({p_chk / e_chk:,.0f}x): the readiness checks each server asked the kernel to make "
-          f"(results/README.md, \"Readiness checks\").\n")
+          f"(results/README.md, \"Readiness checks\").{poll_per_call(pts, ns, at)}\n")
     w(f"At the fixed rate ({rate:,} req/s): syscalls per request (the servers' own count; perf's for libuv), "
       f"readiness checks per request (the fds the kernel examined; the kernel's count for libuv), "
       f"reads that found nothing per read that found data, server CPU per request and p99 latency. "
@@ -254,6 +307,7 @@ def main():
             facts.append(f"From N={ns[0]:,} to N={at:,}, {lab}'s syscalls per request went from {lo:.2f} to {hi:.2f} "
                          f"(x{hi / lo:.1f}) and its CPU per request from {clo:.1f} µs to {chi:.1f} µs (x{chi / clo:.1f}).")
     busy = [r for r in rows if r["label"] == "busypoll" and r["mode"] == "rate" and r["status"] == "ok"
+            and results.published(r)
             and (r.get("server_window") or {}).get("loop_passes")]
     if busy:
         lo = min(busy, key=lambda r: r["connections"])
@@ -273,7 +327,8 @@ def main():
         facts.append(f"select could not be run at N = {', '.join(f'{n:,}' for n in sorted({r['connections'] for r in sel}))}: "
                      f"an fd_set cannot describe an fd of {1024} or more (FD_SETSIZE), so these rows say "
                      f"`unsupported:fd_setsize` instead of measuring refusals.")
-    utils = [(r["label"], r.get("server_util")) for r in rows if r["mode"] == "rate" and r["connections"] == at and r["status"] == "ok"]
+    utils = [(r["label"], r.get("server_util")) for r in rows if r["mode"] == "rate" and r["connections"] == at
+             and r["status"] == "ok" and results.published(r)]
     for lab in ("busypoll", "epoll"):
         u = [x for l_, x in utils if l_ == lab and x is not None]
         if u:

@@ -95,7 +95,8 @@ def points(rows):
 # (counting "own"; a row written before the roles has none and was published). Exact counts
 # (syscalls, checks per request) may use every ok row; perf's own figures exist only where it ran.
 TAXED = ("achieved_rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req",
-         "user_us_per_req", "sys_us_per_req", "ctxsw_per_req", "loadgen_cpu_us_per_req")
+         "user_us_per_req", "sys_us_per_req", "ctxsw_per_req", "loadgen_cpu_us_per_req", "server_util",
+         "loadgen_util")
 
 
 def published(row):
