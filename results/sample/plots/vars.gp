@@ -1,4 +1,4 @@
-machine = "AMD EPYC, 2 vCPU, Linux 6.18.44-fc-v657"
+machine = "Intel(R) Xeon(R) Processor, 2 vCPU, Linux 6.18.44-fc-v1045"
 rate = "20k req/s" 
 at_n = 10000
 placement = "split"
