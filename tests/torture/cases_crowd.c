@@ -72,13 +72,16 @@ static void crowd_busypoll(const struct target *t)
 		echo_round(&n, 1, 64, 0, deadline_in(10000));
 		rtt[i] = now_ms() - t0;
 	}
-	conn_close(&n);
 	qsort(rtt, PINGS, sizeof rtt[0], cmp_i64);
+	/* The snapshot before the normal client closes: busy-poll learns of a close only when its pass
+	 * reaches that fd, a pass over 15,000 fds takes a while, and a snapshot taken just after the
+	 * close counted it still open (15,001 of 15,000, in CI). Open, it is one of conns for sure. */
 	char *snap = server_snapshot(&r.s);
 	uint64_t conns = stats_u64(snap, "conns");
 	free(snap);
-	if (conns != N)
-		FAIL("busypoll holds %llu of %d idle connections", (unsigned long long)conns, N);
+	conn_close(&n);
+	if (conns != N + 1)
+		FAIL("busypoll holds %llu of %d idle connections and 1 normal client", (unsigned long long)conns, N);
 	for (size_t i = 0; i < N; i++)
 		conn_close(&c[i]);
 	free(c);
