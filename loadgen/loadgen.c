@@ -146,6 +146,34 @@ static void usage_now(struct rusage *ru)
 		fatal_errno("getrusage");
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		fatal_errno("clock_gettime CLOCK_REALTIME");
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --start-at: loadgens on several hosts, each told the same instant on its own wall clock (the
+ * harness has measured how far those clocks are apart), start their warm-ups together and so
+ * measure one window. The wait is on the monotonic clock, converted once: a step of the wall
+ * clock while waiting must not move the start. Past the instant already (connecting took longer
+ * than the harness allowed): false, said on stderr, since this host's window would not be the
+ * others'. */
+static bool wait_for_start(const struct config *cfg)
+{
+	if (!cfg->start_at_ns)
+		return true;
+	uint64_t real = realtime_ns(), mono = now_ns();
+	if (real > cfg->start_at_ns) {
+		fprintf(stderr, "loadgen: --start-at passed %.3f s before the connections were open\n",
+			(double)(real - cfg->start_at_ns) / 1e9);
+		return false;
+	}
+	sleep_until_ns(mono + (cfg->start_at_ns - real));
+	return true;
+}
+
 /* Warm up, then the measured window (the workers count only inside it), then the drain: each
  * request in flight is answered or times out (worker.c). The loadgen's own CPU time is taken over
  * the window alone. */
@@ -153,6 +181,7 @@ static void measure(struct run *run, const struct perf_ctl *perf, struct result 
 {
 	const struct config *cfg = run->cfg;
 	r->t_warm = now_ns();
+	r->real_warm = realtime_ns();
 	for (unsigned t = 0; cfg->rate && t < cfg->threads; t++) {
 		struct worker *w = &run->ws[t];
 		/* this thread's share: R * M_t / M requests per second, staggered between threads */
@@ -167,6 +196,7 @@ static void measure(struct run *run, const struct perf_ctl *perf, struct result 
 	mark_window(cfg, perf, true);
 	usage_now(&ru0);
 	r->t0 = now_ns();
+	r->real_t0 = realtime_ns();
 	atomic_store(&run_phase, PHASE_MEASURE);
 	uint64_t end = r->t0 + cfg->duration_ns;
 	int phase;
@@ -224,10 +254,15 @@ int main(int argc, char **argv)
 	struct result r = {.cfg = &cfg};
 	int status = 1;
 	if (connect_phase(&run, &r)) {
-		measure(&run, &perf, &r);
-		perf_close(&perf);
-		merge(&run, &r);
-		status = report(&r);
+		if (wait_for_start(&cfg)) {
+			measure(&run, &perf, &r);
+			perf_close(&perf);
+			merge(&run, &r);
+			status = report(&r);
+		} else { /* connected, but too late: the workers close their connections and go */
+			atomic_store(&run_phase, PHASE_EXIT);
+			join_all(&run);
+		}
 	}
 	perf_close(&perf);
 	run_free(&run);

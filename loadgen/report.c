@@ -74,17 +74,21 @@ int report(const struct result *r)
 		fprintf(f, "%s\"%s\":%llu", k ? "," : "", err_names[k], (unsigned long long)r->errors[k]);
 	fprintf(f, "},\"incomplete\":%s,\"bytes_in\":%llu,\"bytes_out\":%llu,", incomplete ? "true" : "false",
 		(unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
-	fprintf(f, "\"window\":{\"start_ns\":%llu,\"end_ns\":%llu,\"seconds\":%.6f},\"connect_seconds\":%.3f,",
-		(unsigned long long)r->t0, (unsigned long long)r->t1, window_s,
+	fprintf(f, "\"window\":{\"start_ns\":%llu,\"end_ns\":%llu,\"seconds\":%.6f,\"start_realtime_ns\":%llu,"
+		"\"warmup_realtime_ns\":%llu},\"connect_seconds\":%.3f,",
+		(unsigned long long)r->t0, (unsigned long long)r->t1, window_s, (unsigned long long)r->real_t0,
+		(unsigned long long)r->real_warm,
 		(double)(r->t_connected - r->t_connect) / 1e9);
 	fprintf(f, "\"config\":{\"host\":\"%s\",\"port\":%llu,\"connections\":%llu,\"active\":%llu,\"size\":%llu,"
 		"\"mode\":\"%s\",\"rate\":%llu,\"pipeline\":%llu,\"threads\":%llu,\"requests\":%llu,"
-		"\"tick_us\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"timeout_s\":%.3f,\"sources\":%u,\"seed\":%llu}}\n",
+		"\"tick_us\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"timeout_s\":%.3f,\"sources\":%u,\"seed\":%llu,"
+		"\"start_at_ns\":%llu}}\n",
 		cfg->host, (unsigned long long)cfg->port, (unsigned long long)cfg->connections,
 		(unsigned long long)cfg->active, (unsigned long long)cfg->size, cfg->rate ? "rate" : "closed",
 		(unsigned long long)cfg->rate, (unsigned long long)cfg->pipeline, (unsigned long long)cfg->threads,
 		(unsigned long long)cfg->requests, (double)cfg->tick_ns / 1e3, (double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9,
-		(double)cfg->timeout_ns / 1e9, cfg->nsources, (unsigned long long)cfg->seed);
+		(double)cfg->timeout_ns / 1e9, cfg->nsources, (unsigned long long)cfg->seed,
+		(unsigned long long)cfg->start_at_ns);
 	if (f != stdout && fclose(f) != 0) {
 		fprintf(stderr, "loadgen: --json %s: %s\n", cfg->json_path, strerror(errno));
 		return 1;

@@ -7,6 +7,7 @@
 struct result {
 	const struct config *cfg;
 	uint64_t t_connect, t_connected, t_warm, t0, t1; /* CLOCK_MONOTONIC ns */
+	uint64_t real_warm, real_t0;			  /* CLOCK_REALTIME ns at t_warm and t0 */
 	bool requests_reached;
 	struct hist lat, lat_uncorrected;
 	uint64_t responses, bytes_in, bytes_out, starved;

@@ -15,6 +15,9 @@
  *             ends after the window (the loadgen waits for what is in flight), exit 1
  *             In each of these three the one fault is the only error (every other kind 0), and the
  *             same run against the same server with the fault off (bad_server --echo) reports none.
+ *   start_at  --start-at an instant 300 ms ahead on CLOCK_REALTIME: the warm-up starts no sooner
+ *             (the JSON's window.warmup_realtime_ns) and the window no sooner than that plus
+ *             --warmup; an instant already past: one line naming --start-at, exit 1, no JSON
  *   refused   nothing listening: a one-line message naming the cause, exit 1
  *   badopts   M > N, size 0, missing port, --rate abc, a newline in --host, a pid beyond
  *             pid_t: one line on stderr, exit 2
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *loadgen, *echo_epoll, *bad_server;
@@ -334,6 +338,57 @@ static void case_drop(void)
 	stream_fault("--drop", "timeout", 1);
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	SYS(clock_gettime(CLOCK_REALTIME, &ts));
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The number after key, as an integer: realtime ns need all 19 digits, which a double rounds. */
+static uint64_t json_u64(const char *json, const char *key)
+{
+	const char *p = strstr(json, key);
+	if (!p)
+		FAIL("the loadgen's JSON has no %s: %s", key, json);
+	p += strlen(key);
+	while (*p == '"' || *p == ':')
+		p++;
+	return strtoull(p, NULL, 10);
+}
+
+static void case_start_at(void)
+{
+	struct server s;
+	start(&s, echo_epoll, "epoll", NULL, 0);
+	char port[16], at[32];
+	snprintf(port, sizeof port, "%u", s.port);
+	uint64_t want = realtime_ns() + 300000000u;
+	snprintf(at, sizeof at, "%llu", (unsigned long long)want);
+	struct run r;
+	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "10", "--duration", "0.3s", "--warmup",
+					  "0.1s", "--start-at", at, NULL},
+		    20000);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_EQ(json_u64(r.out, "\"start_at_ns\""), want);
+	uint64_t warm = json_u64(r.out, "\"warmup_realtime_ns\""), t0 = json_u64(r.out, "\"start_realtime_ns\"");
+	ASSERT_TRUE(warm >= want);
+	ASSERT_TRUE(t0 >= warm + 100000000u);
+	ASSERT_GT(json_num(r.out, "\"requests\""), 0);
+	run_free(&r);
+
+	snprintf(at, sizeof at, "%llu", (unsigned long long)(realtime_ns() - 1000000000u));
+	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "10", "--duration", "0.3s", "--start-at", at,
+					  NULL},
+		    20000);
+	ASSERT_EQ(r.status, 1);
+	ASSERT_TRUE(strstr(r.err, "--start-at") != NULL);
+	ASSERT_EQ(strchr(r.err, '\n') - r.err + 1, (long)strlen(r.err)); /* one line */
+	ASSERT_EQ(strlen(r.out), 0);
+	run_free(&r);
+	server_stop(&s, 5000);
+}
+
 static void case_refused(void)
 {
 	/* A port nobody listens on: bind one, note it, close it. */
@@ -395,6 +450,7 @@ int main(int argc, char **argv)
 	} cases[] = {{"rate", case_rate},	  {"closed", case_closed}, {"requests", case_requests},
 		     {"corrupt", case_corrupt}, {"mute", case_mute},	 {"swap", case_swap},
 		     {"dup", case_dup},	  {"drop", case_drop},	 {"refused", case_refused},
+		     {"start_at", case_start_at},
 		     {"badopts", case_badopts}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (strcmp(argv[1], cases[i].name) == 0) {
