@@ -5,7 +5,7 @@
 #     build  what `make` and `make test` need: compiler, meson, ninja, pkg-config, libuv, liburing
 #     bench  build's, plus what `make bench` and `make regress` need: perf, strace, hyperfine, gnuplot,
 #            python3, valgrind, and OpenSSH (client and server: bench/hosts runs one sshd per test
-#            host, each in its own network namespace) (default)
+#            host, each in its own network namespace; iproute2 makes the namespaces) (default)
 #     fuzz   only what `make fuzz` needs: clang (Debian's clang ships libFuzzer)
 #     --check  only say whether something is missing (exit 1 if so), install nothing
 #
@@ -29,7 +29,7 @@ build_deps=(gcc:cmd:gcc meson:cmd:meson ninja-build:cmd:ninja pkg-config:cmd:pkg
             libuv1-dev:pc:libuv liburing-dev:pc:liburing)
 bench_deps=(linux-perf:cmd:perf strace:cmd:strace hyperfine:cmd:hyperfine gnuplot-nox:cmd:gnuplot
             python3:cmd:python3 netcat-openbsd:cmd:nc valgrind:cmd:valgrind
-            openssh-client:cmd:ssh openssh-server:file:/usr/sbin/sshd)
+            openssh-client:cmd:ssh openssh-server:file:/usr/sbin/sshd iproute2:cmd:ip)
 deps=("${build_deps[@]}")
 [[ $set_name == bench ]] && deps+=("${bench_deps[@]}")
 [[ $set_name == fuzz ]] && deps=(clang:cmd:clang)
