@@ -203,8 +203,8 @@ def shares_section(w, pts, labs, ns, at, rate):
                          f"line against log N through its {len(have)} points).")
     if any("wait share" in f for f in facts):
         facts.append(f"A change under {TREND_POINTS} points counts as none: the profile is one repetition per "
-                     f"point, and repetitions of one point spread by about 4 points (one standard deviation; "
-                     f"results/README.md, \"Where the CPU went\").")
+                     f"point, and repetitions of one point spread by several points (results/README.md, "
+                     f"\"Where the CPU went\", has this machine's figure).")
     if facts:
         w(" ".join(facts) + "\n")
 
