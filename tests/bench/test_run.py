@@ -13,7 +13,10 @@ with a stand-in this test writes (its interface, perf report's plain figures) an
 
 No bound here is a time or a rate: the fixed rate is a tenth of what epoll did in closed loop in
 this run, the syscall bound is built from the server's own counts, and the kill waits for the
-window's first snapshot rather than for a number of seconds.
+window's first snapshot rather than for a number of seconds. A tenth of the closed loop is met on
+any machine that runs both sides, but not while the hypervisor takes their vCPUs: where more than
+5% of the CPU time was stolen during the good run (/proc/stat), a missed rate, and the `neither`
+it gives, are said and not failed; every other figure is checked all the same.
 
 usage: test_run.py SOURCE_DIR BUILD_DIR     (exit 0 pass, 1 fail, 77 skip)
 """
@@ -29,7 +32,11 @@ import sys
 import tempfile
 import time
 
-from verdict import fail, need_bench_run
+from verdict import STEAL_MAX, cpu_times, fail, need_bench_run, steal_share
+
+# The host's steal during the good run (verdict.py): a rate missed while the host took more than
+# STEAL_MAX of the CPU time is the host's doing; every other figure is still checked.
+STOLEN = [0.0]
 
 HEADER = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,p99_us,"
           "p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,cpu_us_per_req,"
@@ -108,10 +115,10 @@ def figures(r, k, rate, closed):
     if r["perf_syscalls_per_req"] is not None or r["perf"] is not None or r["count_method"] is not None:
         return f"the own row has a kernel count: {r['perf_syscalls_per_req']} ({r['count_method']}), {r['perf']}"
     s, rps = r["syscalls_per_req"], r["achieved_rps"]
-    if not 0.95 < rps / rate < 1.05:
+    if not 0.95 < rps / rate < 1.05 and not (rps < rate and STOLEN[0] > STEAL_MAX):
         return f"achieved {rps} req/s of {rate} (a tenth of the {closed:.0f} of closed loop)"
     # At a tenth of its closed loop neither side is saturated and the rate is met: nothing bounded the run.
-    if r["bound"] != "":
+    if r["bound"] != "" and not (r["bound"] == "neither" and STOLEN[0] > STEAL_MAX):
         return f"bound {r['bound']!r}: server busy {r['server_busy']}, loadgen busy {r['loadgen_busy']}"
     # the kernel's row: perf counted, and agrees with the server's own count of the same run
     ks, kp = k["syscalls_per_req"], k["perf_syscalls_per_req"]
@@ -238,6 +245,7 @@ def calibrate(src, build, out):
 
 def good_run(src, build, out, rate, closed):
     """1. A good run."""
+    t0 = cpu_times()
     rc = bench_run(src, build, "epoll", 200, 20, f"{out}/a", "--rate", str(rate), "--duration", "1s",
                    "--warmup", "0.3s")
     if rc:
@@ -264,6 +272,7 @@ def good_run(src, build, out, rate, closed):
         fail(f"log tags {tags}: want ...-r1 and ...-r1-k")
     if glob.glob(f"{glob.escape(out)}/a/logs/{tags[0]}.perf*"):
         fail(f"the own rep ran perf: {glob.glob(f'{glob.escape(out)}/a/logs/{tags[0]}.perf*')}")
+    STOLEN[0] = steal_share(t0, cpu_times())
     check_figures(f"{out}/a/rows.json", rate, closed)
     for name in ("meta.json", "rows.json"):
         check_json(f"{out}/a/{name}")

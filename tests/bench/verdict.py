@@ -14,6 +14,30 @@ def skip(msg):
     sys.exit(77)
 
 
+# Steal: the time the hypervisor ran something else on this VM's vCPUs (/proc/stat's 8th figure).
+# A test whose premise is "this process has its core" cannot judge a run during which the host took
+# a share of it: past STEAL_MAX of all CPU time, that premise did not hold, a reason outside the code.
+STEAL_MAX = 0.05
+
+
+def cpu_times():
+    """(steal, total) jiffies over every CPU, from /proc/stat's first line; None where unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            w = f.readline().split()
+        v = [int(x) for x in w[1:9]]
+        return v[7], sum(v)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def steal_share(before, after):
+    """The share of CPU time stolen between two cpu_times() readings (0 where unknown)."""
+    if not before or not after or after[1] <= before[1]:
+        return 0.0
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def need_bench_run():
     """Skip unless bench/run can run here: a way to count syscalls, and two CPUs to pin its sides."""
     if not (shutil.which("perf") or shutil.which("strace")):
