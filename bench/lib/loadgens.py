@@ -12,6 +12,7 @@ the bucket (0.4%; an edge bucket's value is clamped to each loadgen's own min or
 loadgens' CPU per request is their summed CPU over the summed requests; their utilisation is the
 busiest one's, since it is the one that could have set the pace.
 
+    merged_buckets(parts) -> [(value_us, count)], write_hist(f, buckets): the merged histogram
     merge(parts) -> dict shaped like one loadgen's JSON, plus "parts" (the K originals)
     parts: [(loadgen_json_dict, hist_path), ...], in the hosts' order
 The merged "window" has no start_ns/end_ns: each host's monotonic clock is its own. It keeps
@@ -59,6 +60,38 @@ def quantile(buckets, q):
     return buckets[-1][0]
 
 
+def merged_buckets(parts):
+    """Every part's histogram buckets, checked against its loadgen's count, sorted by value."""
+    buckets = []
+    for j, path in parts:
+        got = read_hist(path)
+        n = sum(c for _, c in got)
+        want = (j.get("latency_us") or {}).get("count")
+        if want is not None and n != want:
+            raise MergeError(f"{path}: {n} values, but its loadgen counted {want}")
+        buckets += got
+    buckets.sort(key=lambda b: b[0])
+    return buckets
+
+
+def write_hist(f, buckets):
+    """buckets (sorted) in the loadgen's --hist format, two parts' buckets of one value as one line,
+    so that what reads one loadgen's histogram reads the merged one."""
+    joined = []
+    for value, count in buckets:
+        if joined and joined[-1][0] == value:
+            joined[-1][1] += count
+        else:
+            joined.append([value, count])
+    buckets = joined
+    total = sum(c for _, c in buckets)
+    f.write(f"# value_us count cumulative_fraction (bucket middles; {total} values, merged)\n")
+    seen = 0
+    for value, count in buckets:
+        seen += count
+        f.write(f"{value:.3f} {count} {seen / total if total else 0:.9f}\n")
+
+
 def merge(parts):
     if not parts:
         raise MergeError("no loadgen results to merge")
@@ -82,15 +115,7 @@ def merge(parts):
     out["loadgen_bound"] = None if all(b is None for b in bound) else any(bound)
     out["connect_seconds"] = max((j.get("connect_seconds") or 0) for j in js)
 
-    buckets = []
-    for j, path in parts:
-        got = read_hist(path)
-        n = sum(c for _, c in got)
-        want = (j.get("latency_us") or {}).get("count")
-        if want is not None and n != want:
-            raise MergeError(f"{path}: {n} values, but its loadgen counted {want}")
-        buckets += got
-    buckets.sort(key=lambda b: b[0])
+    buckets = merged_buckets(parts)
     count = sum(c for _, c in buckets)
     lat = {name: quantile(buckets, q) for name, q in QUANTILES}
     lat["max"] = max((j.get("latency_us") or {}).get("max", 0) for j in js)

@@ -8,6 +8,7 @@
     one part gives back exactly that loadgen's own p50, p90, p99 and p999 (the same quantile as
     loadgen/hist.c); the merge of both has the summed requests and rate, no errors, and every
     percentile between the two parts' own;
+  - the merged histogram (write_hist) reads back as the buckets of both, one line per value;
   - a histogram whose count disagrees with its JSON, or that is not one, is a MergeError.
 
 usage: test_loadgens.py SOURCE_DIR BUILD_DIR
@@ -57,6 +58,20 @@ def synthetic(d):
         fail(f"synthetic merge: latency {lat}")
     if m["config"]["connections"] != 20 or m["config"]["hosts"] != 2 or m["offered_rps"] is not None:
         fail(f"synthetic merge: config {m['config']}, offered {m['offered_rps']}")
+    # the merged histogram, written as a loadgen writes one, reads back as the same buckets
+    c = os.path.join(d, "c.hist")
+    hist(c, [(100.0, 2), (500.0, 1)])
+    parts = [(part(300, 300.0, 10.0, 0.2, 101.0, 100.0, 3), a), (part(3, 3.0, 1.0, 0.1, 501.0, 233.0, 3), c)]
+    merged = os.path.join(d, "merged.hist")
+    with open(merged, "w") as f:
+        loadgens.write_hist(f, loadgens.merged_buckets(parts))
+    back = loadgens.read_hist(merged)
+    if back != [(100.0, 5), (500.0, 1)]:
+        fail(f"write_hist of 100x3, 100x2, 500x1 read back as {back}")
+    with open(merged) as f:
+        last = f.read().strip().splitlines()[-1].split()
+    if float(last[2]) != 1.0:
+        fail(f"write_hist: the last cumulative fraction is {last[2]}, want 1")
     for bad, why in ((part(300, 300.0, 10.0, 0.2, 101.0, 100.0, 4), "values, but its loadgen counted"),):
         try:
             loadgens.merge([(bad, a)])
