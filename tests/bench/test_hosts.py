@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 
-from verdict import fail, skip
+from verdict import fail, need_test_hosts
 
 sys.path.insert(0, os.path.join(sys.argv[1], "bench", "lib"))
 import clocks  # noqa: E402
@@ -47,18 +47,7 @@ def sshds(d):
 def main():
     src, build = sys.argv[1], sys.argv[2]
     hosts = os.path.join(src, "bench", "hosts")
-    if os.geteuid() != 0:
-        skip("network namespaces need root")
-    if not any(os.access(os.path.join(p, "sshd"), os.X_OK) for p in ("/usr/sbin", "/usr/local/sbin", "/sbin")):
-        skip("no OpenSSH server (bench/deps.sh bench installs openssh-server)")
-    if not shutil.which("ip") or not shutil.which("ssh"):
-        skip("no ip or ssh")
-    probe = sh("ip", "netns", "add", "muxbench-probe")
-    if probe.returncode != 0:
-        skip(f"network namespaces are not allowed here: {probe.stderr.strip()}")
-    sh("ip", "netns", "del", "muxbench-probe")
-    if names_exist():
-        skip(f"names bench/hosts would make exist already (another run?): {names_exist()}")
+    need_test_hosts()
 
     tmp = tempfile.mkdtemp(prefix="muxbench-hosts-test.")
     d = os.path.join(tmp, "hosts")

@@ -1,6 +1,7 @@
 """verdict.py - how a tests/bench script ends: FAIL (exit 1) or SKIP (exit 77, meson: skipped)."""
 import os
 import shutil
+import subprocess
 import sys
 
 
@@ -44,3 +45,24 @@ def need_bench_run():
         skip("neither perf nor strace")
     if len(os.sched_getaffinity(0)) < 2:  # what nproc counts, and bench/run's placement
         skip("bench/run pins the server and the loadgen to two CPUs")
+
+
+HOST_NAMES = ("muxbench-h1", "muxbench-h2", "mbh1", "mbh2")
+
+
+def need_test_hosts():
+    """Skip unless bench/hosts can make two hosts here: root, OpenSSH's server and client, ip, a
+    kernel that allows network namespaces, and none of the names it would make taken already."""
+    if os.geteuid() != 0:
+        skip("network namespaces need root")
+    if not any(os.access(os.path.join(p, "sshd"), os.X_OK) for p in ("/usr/sbin", "/usr/local/sbin", "/sbin")):
+        skip("no OpenSSH server (bench/deps.sh bench installs openssh-server)")
+    if not shutil.which("ip") or not shutil.which("ssh"):
+        skip("no ip or ssh")
+    probe = subprocess.run(["ip", "netns", "add", "muxbench-probe"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        skip(f"network namespaces are not allowed here: {probe.stderr.strip()}")
+    subprocess.run(["ip", "netns", "del", "muxbench-probe"], capture_output=True, timeout=30)
+    taken = [n for n in HOST_NAMES if os.path.exists(f"/run/netns/{n}") or os.path.exists(f"/sys/class/net/{n}")]
+    if taken:
+        skip(f"names bench/hosts would make exist already (another run?): {taken}")
