@@ -29,7 +29,7 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE
+export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture tax

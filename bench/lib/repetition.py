@@ -30,6 +30,7 @@ import sys
 import time
 from types import SimpleNamespace
 
+import remote
 import row
 from supervise import alive, exit_code, json_lines, poll_until, stop, wait
 
@@ -47,9 +48,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def accepts(port):
+def accepts(port, addr="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with socket.create_connection((addr, port), timeout=0.2):
             return True
     except OSError:
         return False
@@ -140,8 +141,10 @@ def start_server(c, t, sup, log, stats):
             argv = [a.replace("{port}", str(port)) for a in t.cmd]
         else:
             port, argv = None, [t.path, "--port", "0", "--stats", stats, *t.args]
+            if c.server_addr != "127.0.0.1":  # --clients: where they connect (the server warns, as it should)
+                argv += ["--bind", c.server_addr]
         p = sup.spawn(["taskset", "-c", c.server_cpu, *argv], group=bool(t.cmd), stdout=out, stderr=err)
-    ready = (lambda: accepts(port)) if t.cmd else (lambda: announced_port(log + ".server.out"))
+    ready = (lambda: accepts(port, c.server_addr)) if t.cmd else (lambda: announced_port(log + ".server.out"))
     got = poll_until(ready, START_S, 0.05, give_up=lambda: not alive(p))
     if not got:
         got = ready()  # it may have said so and exited in the same instant
@@ -219,7 +222,8 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
     if role == "profile" and status == "ok":
         status = c.record  # unsupported:perf_record where perf cannot sample
     run = f"{rep}{suffix}-base" if t.side == "base" else f"{rep}{suffix}"
-    tag = f"{t.server}-{t.variant}-n{c.connections}-m{c.active}-{c.mode}{c.rate or ''}-{c.placement}-r{run}"
+    where = c.row_placement.replace(":", "")  # remote:2 -> remote2: no colon in a file name
+    tag = f"{t.server}-{t.variant}-n{c.connections}-m{c.active}-{c.mode}{c.rate or ''}-{where}-r{run}"
     log = os.path.join(c.out, "logs", tag)
     stats, counts = log + ".stats.jsonl", f"{log}.{c.counter}"
     lgjson, busy = log + ".loadgen.json", log + ".busy.jsonl"
@@ -272,7 +276,22 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
             strace = StraceAtFifo(sup, ctl, ack, counts, spid.pid)
             lgextra = ["--perf-ctl", f"{ctl},{ack}"]
 
-    if status == "ok":
+    remote_notes = []
+    if status == "ok" and c.clients:
+        # the loadgens are on the clients: the harness marks the window for perf and the server
+        limit = c.warmup_s + c.window_s + max(n for n, _, _ in c.shares) // 500 + 60
+        with open(log + ".sampler.err", "w") as err:
+            sampler = sup.spawn(["taskset", "-c", c.loadgen_cpu, sys.executable, c.row_py, "sample", "--out", busy,
+                                 "--cgroup", f"server={cg}"], stderr=err) if cg else None
+        status, remote_notes = remote.run_load(c, t, sup, spid, port, log, tag, os.path.join(c.out, "hist"),
+                                               (ctl, ack) if lgextra else None, limit, strace.step if strace else None)
+        for n in remote_notes:
+            print(f"bench/run: {tag}: {n}", file=sys.stderr)
+        if sampler:
+            stop(sampler, signal.SIGTERM, 5)
+        if not alive(spid):
+            status = "failed:server_crashed"
+    elif status == "ok":
         limit = c.warmup_s + c.window_s + c.connections // 500 + 60
         cgargs = []
         if cg:
@@ -346,7 +365,7 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
     counted = role == "kernel"
     a = SimpleNamespace(out=c.out, server=t.server, variant=reported_variant(stats, t.variant),
                         connections=c.connections, active=c.active, size=c.size, rep=rep, rate=c.rate,
-                        placement=c.placement, count_method=c.counter if counted else None, status=status,
+                        placement=c.row_placement, count_method=c.counter if counted else None, status=status,
                         stats=stats if t.stats_file else None, own_stats=t.stats_file,
                         perf=counts if counted else None, loadgen=lgjson, busy=busy,
                         progress=progress or f"{rep}/{c.reps}", counting=role, checks_kind=t.checks,
@@ -356,6 +375,15 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
              "tick": c.tick if c.rate else "", "perf_scope": scope}
     if record and os.path.exists(log + ".perf-report.txt"):
         extra["perf_report"] = os.path.join("logs", tag + ".perf-report.txt")
+    if c.clients:
+        extra["clients"] = c.remote.env if c.remote else [{"host": h} for h in c.clients]
+        extra["client_shares"] = [{"host": h, "connections": n, "active": m, "rate": r}
+                                  for h, (n, m, r) in zip(c.clients, c.shares)]
+        extra["server_addr"] = c.server_addr
+        if c.remote and c.remote.reason:
+            extra["reason"] = c.remote.reason
+        if remote_notes:
+            extra["remote_notes"] = remote_notes
     if t.cmd:
         extra["server_cmd"] = c.server_cmd
     if t.side:

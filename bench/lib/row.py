@@ -51,6 +51,10 @@ AGREEMENT = 0.05
 # The server's readiness checks and the kernel's count of them count the same thing (spec: issue
 # 17), so they must agree more closely; only the window's edges differ (checks_agree).
 CHECKS_AGREEMENT = 0.02
+# With load from other hosts, how far the server's request count over the window may be from the
+# loadgens' sum (beyond the 2 M in flight at the edges): each host's window edge is off by its clock
+# offset's bound (at most 1 ms) and the harness's marks by a scheduling delay.
+REMOTE_AGREEMENT = 0.02
 # The two counts' windows do not open and close at the same instant: perf's at the loadgen's
 # enable and disable, the server's where its loop takes the snapshot the SIGUSR1 asked for, a pass
 # later or so (the pass under way when the signal came, and the one that takes it). So a difference
@@ -171,7 +175,7 @@ def shared_core(placement, server_busy, loadgen_busy, server_util, loadgen_util)
 
 def cores(placement, threads):
     """The CPUs a side may use: one when pinned (split, shared), else one per thread up to all."""
-    if placement != "all":
+    if placement != "all" and not placement.endswith(":all"):  # remote:K:all, the server's CPUs all
         return 1
     return max(1, min(threads or 1, len(os.sched_getaffinity(0))))
 
@@ -301,6 +305,14 @@ def build_row(a):
         return row, detail
 
     req = lg["requests"]
+    # Load from K hosts (bench/run --clients): the window is the harness's, marked on the server's
+    # clock, so per-request figures divide by the server's own count in it; the loadgens' sum, from
+    # K clocks agreed to within a millisecond, must agree with it (REMOTE_AGREEMENT).
+    if lg.get("parts") and srv and srv.get("requests") is not None:
+        detail["requests_check"] = {"server": srv["requests"], "loadgens": req}
+        if abs(srv["requests"] - req) > REMOTE_AGREEMENT * max(srv["requests"], req) + 2 * a.active:
+            problems.append("requests_disagree")
+        req = srv["requests"]
     lat = lg["latency_us"]
     row.update(achieved_rps=lg["achieved_rps"], p50_us=lat["p50"], p90_us=lat["p90"], p99_us=lat["p99"],
                p999_us=lat["p999"], max_us=lat["max"], errors=lg["errors"],
@@ -365,7 +377,7 @@ def build_row(a):
 
     if row["status"] == "ok":
         if req == 0:
-            problems.append("no_responses")
+            problems.insert(0, "no_responses")
         if lg["starved"]:
             problems.append("starved")
         if lg["errors"]:

@@ -7,8 +7,8 @@ perf's count, which agrees with the server's); select past FD_SETSIZE gives an `
 without running; a server killed mid-run gives a `failed:` row, the next repetition runs, and
 nothing is left behind (no process, no cgroup); an --out path with quotes, spaces and shell syntax
 in it is a path, never a command; --profile adds a row sampled by perf record whose CPU shares sum
-to 1, with its report kept and its perf.data gone; bad role counts are usage errors (exit 2, one
-line). Where bench/lib/profile.py is not in this checkout yet, the profile case runs bench/run
+to 1, with its report kept and its perf.data gone; bad role counts and --clients' bad options
+are usage errors (exit 2, one line). Where bench/lib/profile.py is not in this checkout yet, the profile case runs bench/run
 with a stand-in this test writes (its interface, perf report's plain figures) and says so.
 
 No bound here is a time or a rate: the fixed rate is a tenth of what epoll did in closed loop in
@@ -395,7 +395,19 @@ def usage_errors(src, build, out):
     """6. Role counts that make no sense: exit 2 with one line, and no rows."""
     cases = [("--counted-reps x", ["--counted-reps", "x"]), ("--profile-reps -1", ["--profile-reps", "-1"]),
              ("--profile and --profile-reps", ["--profile", "--profile-reps", "2"]),
-             ("nothing to run", ["--reps", "0", "--counted-reps", "0"])]
+             ("nothing to run", ["--reps", "0", "--counted-reps", "0"]),
+             # --clients' options (bench/run clients runs them against real hosts): refused before
+             # any ssh, and a target outside loopback and 198.18.0.0/15 before any packet
+             ("--clients without --server-addr", ["--clients", "h1"]),
+             ("--server-addr without --clients", ["--server-addr", "198.18.1.1"]),
+             ("--ssh-config without --clients", ["--ssh-config", "/dev/null"]),
+             ("--clients with --placement shared", ["--clients", "h1", "--server-addr", "127.0.0.1",
+                                                    "--placement", "shared"]),
+             ("--clients naming a host twice", ["--clients", "a,a", "--server-addr", "127.0.0.1"]),
+             ("--clients 192.0.2.1", ["--clients", "192.0.2.1", "--server-addr", "127.0.0.1"]),
+             ("--server-addr 192.0.2.1", ["--clients", "127.0.0.2", "--server-addr", "192.0.2.1"]),
+             ("more hosts than active connections", ["--clients", "127.0.0.2,127.0.0.3", "--server-addr",
+                                                     "127.0.0.1", "--active", "1"])]
     for what, args in cases:
         p = subprocess.run(bench_run_argv("epoll", 10, 1, f"{out}/u", *args), cwd=src,
                            env=dict(os.environ, BUILD=build), capture_output=True, text=True, timeout=60)
