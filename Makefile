@@ -6,6 +6,7 @@
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
+#   make bench-manyconns   10,000 to 100,000 connections (bench/manyconns), into RUN
 #   make waitcost the wait-cost microbenchmark (bench/waitcost/): select, poll, epoll_wait, io_uring
 #                 and a busy pass over N fds, TCP and unix, into results/runs/<stamp>/waitcost.csv
 #                 (linked as results/latest-waitcost.csv), waitcost.md and two charts (~20 s)
@@ -31,7 +32,7 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 RUN        ?= results/latest
 export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling plots regress regress-update clean deps \
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture tax
 
 # regress: this build against its base commit (results/baseline.csv's, or BASE=<rev>), both measured
@@ -70,6 +71,7 @@ bench: bench-deps all
 	bench/sweep
 	bench/hyperfine $(RUN)
 	bench/scaling $(RUN)
+	bench/manyconns $(RUN)
 	$(MAKE) --no-print-directory plots RUN=$(RUN)
 	@echo "make bench: $$(readlink -f $(RUN))/REPORT.md"
 
@@ -81,6 +83,9 @@ bench-hyperfine: bench-deps all
 
 bench-scaling: bench-deps all
 	bench/scaling $(RUN)
+
+bench-manyconns: bench-deps all
+	bench/manyconns $(RUN)
 
 plots:
 	python3 bench/lib/plotdata.py $(RUN)

@@ -23,6 +23,10 @@ module gets from K of them:
   directory (results too) is removed at the end. Each host's kernel, CPU, cores and loadgen commit
   go into the rows.
 
+Local is the same for K loadgens on this host, when N is more than one process may hold fds
+(bench/run without --clients): no ssh, no clock offsets, each pinned to the loadgen's CPU and in
+its cgroup, with source addresses of its own.
+
 Nothing waits without a deadline: ssh has ConnectTimeout and BatchMode, every remote command has
 a timeout here and a timeout(1) there, and a host that refuses makes `failed:ssh` rows (Setup.status,
 the reason on stderr and in rows.json), never a hang.
@@ -211,8 +215,24 @@ class Setup:
                               "(synchronise the clocks: chrony or ntpd)", "failed:clock_offset")
         return env
 
-    def env_of(self, h):
-        return self.env[self.hosts.index(h)]
+    def command(self, i, share, c, port, start, limit, name, js_path, hist_path):
+        """Host i's ssh command: its loadgen at its own clock's start, results in its directory."""
+        h, d = self.hosts[i], self.dirs[self.hosts[i]]
+        argv = loadgen_argv(c, self.env[i]["loadgen_path"], share, self.server_addr, port,
+                            start + self.env[i]["offset_ns"], f"{d}/{name}.json", f"{d}/{name}.hist")
+        return [*ssh_argv(self.cfg, h), shlex.join(["timeout", "-k", "5", str(limit), *argv])]
+
+    def fetch(self, i, name, js_path, hist_path):
+        h, d = self.hosts[i], self.dirs[self.hosts[i]]
+        for there, here in ((f"{d}/{name}.json", js_path), (f"{d}/{name}.hist", hist_path)):
+            data = ssh(self.cfg, h, f"cat {shlex.quote(there)} && rm -f {shlex.quote(there)}")
+            with open(here, "wb") as f:
+                f.write(data)
+
+    def lead(self, shares):
+        """How far ahead of now the warm-up starts: ssh and the loadgen's start, then the connect
+        phase of the busiest host (about 50 us a connection below the knee; 200 us allowed)."""
+        return 3_000_000_000 + max(n for n, _, _ in shares) * 200_000
 
     def cleanup(self):
         for h, d in self.dirs.items():
@@ -294,44 +314,67 @@ class Marker(threading.Thread):
                 os.close(fd)
 
 
-def lead_ns(shares):
-    """How far ahead of now the warm-up starts: ssh and the loadgen's start, then its connect phase
-    (about 50 us a connection below the knee; 200 us allowed), on the busiest host."""
-    return 3_000_000_000 + max(n for n, _, _ in shares) * 200_000
-
-
-def loadgen_command(setup, h, share, c, port, start_at, limit, name):
+def loadgen_argv(c, path, share, addr, port, start_at, json_path, hist_path):
+    """One part's loadgen command line (without the timeout around it)."""
     n, m, r = share
-    d = setup.dirs[h]
-    argv = ["timeout", "-k", "5", str(limit), setup.env_of(h)["loadgen_path"], "--host", setup.server_addr,
-            "--port", str(port), "--connections", str(n), "--active", str(m), "--size", str(c.size),
-            "--duration", c.duration, "--warmup", c.warmup, "--start-at", str(start_at),
-            "--json", f"{d}/{name}.json", "--hist", f"{d}/{name}.hist"]
+    argv = [path, "--host", addr, "--port", str(port), "--connections", str(n), "--active", str(m),
+            "--size", str(c.size), "--duration", c.duration, "--warmup", c.warmup, "--start-at", str(start_at),
+            "--json", json_path, "--hist", hist_path]
     if r:
         argv += ["--rate", str(r)] + (["--tick", c.tick] if c.tick else [])
-    return shlex.join(argv)
+    return argv
 
 
-def run_load(c, t, sup, spid, port, log, tag, hist_dir, ctl_ack, limit, step=None):
+class Local:
+    """K loadgens on this host, for more connections than one process may hold fds (bench/run
+    without --clients, past RLIMIT_NOFILE): the same window, marked the same way, each loadgen
+    pinned to the loadgen's CPU with source addresses of its own (sources[i]: a comma list), so
+    that no address connects past the knee."""
+
+    local = True
+
+    def __init__(self, k, sources, cpu, loadgen):
+        self.hosts = [f"local{i + 1}" for i in range(k)]
+        self.sources, self.cpu, self.loadgen = sources, cpu, loadgen
+        self.env = [{"host": h, "sources": src, "offset_ns": 0} for h, src in zip(self.hosts, sources)]
+        self.status, self.reason, self.dirs = "ok", None, {}
+
+    def command(self, i, share, c, port, start, limit, name, js_path, hist_path):
+        argv = loadgen_argv(c, self.loadgen, share, "127.0.0.1", port, start, js_path, hist_path)
+        return ["taskset", "-c", self.cpu, "timeout", "-k", "5", str(limit), *argv, "--source", self.sources[i]]
+
+    def fetch(self, i, name, js_path, hist_path):
+        pass  # written here already
+
+    def lead(self, shares):
+        """Every part connects on one CPU at once: the whole N's connect phase (100 us each)."""
+        return 3_000_000_000 + sum(n for n, _, _ in shares) * 100_000
+
+    def cleanup(self):
+        pass
+
+
+def run_load(c, t, sup, spid, port, log, tag, hist_dir, ctl_ack, limit, step=None, preexec=None):
     """The K loadgens of one repetition, the Marker between them and the server; -> (status, notes).
     The merged result goes to log.loadgen.json (its window's start_ns and end_ns the Marker's, on
     the sampler's clock), the merged histogram to hist_dir/tag.hist, each host's beside them. step:
-    called every 10 ms while the loadgens run (strace's attach at the server's snapshots)."""
+    called every 10 ms while the loadgens run (strace's attach at the server's snapshots); preexec:
+    each local loadgen's, before exec (its cgroup)."""
     s = c.remote
     shares = c.shares
-    start = time.time_ns() + lead_ns(shares)
+    start = time.time_ns() + s.lead(shares)
     window_ns = duration_ns(c.duration)
     warm_ns = duration_ns(c.warmup)
     ctl, ack = ctl_ack if ctl_ack else (None, None)
     marker = Marker(start + warm_ns, window_ns, spid.pid if t.stats_file else None, ctl, ack)
     marker.start()
-    procs = []
-    for i, h in enumerate(s.hosts):
-        env = s.env[i]
-        cmd = loadgen_command(s, h, shares[i], c, port, start + env["offset_ns"], limit, f"{tag}.h{i + 1}")
-        err = open(f"{log}.loadgen.h{i + 1}.err", "w")
-        with err:
-            procs.append(sup.spawn([*ssh_argv(s.cfg, h), cmd], stdin=subprocess.DEVNULL, stdout=err, stderr=err))
+    procs, paths = [], []
+    for i in range(len(s.hosts)):
+        name = f"{tag}.h{i + 1}"
+        paths.append((name, f"{log}.loadgen.h{i + 1}.json", os.path.join(hist_dir, f"{name}.hist")))
+        argv = s.command(i, shares[i], c, port, start, limit, *paths[-1])
+        with open(f"{log}.loadgen.h{i + 1}.err", "w") as err:
+            procs.append(sup.spawn(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err, preexec_fn=preexec))
     deadline = time.monotonic() + (start - time.time_ns()) / 1e9 + warm_ns / 1e9 + window_ns / 1e9 + limit + 15
     while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
         if step:
@@ -347,7 +390,7 @@ def run_load(c, t, sup, spid, port, log, tag, hist_dir, ctl_ack, limit, step=Non
             rc = p.returncode
         if status != "ok":
             continue
-        if rc == 255:
+        if rc == 255 and not getattr(s, "local", False):
             status = "failed:ssh"
         elif rc in (124, 137):
             status = "failed:loadgen_timeout"
@@ -356,18 +399,13 @@ def run_load(c, t, sup, spid, port, log, tag, hist_dir, ctl_ack, limit, step=Non
     marker.cancelled.set()
     marker.join(5)
     parts, notes = [], list(marker.problems)
-    for i, h in enumerate(s.hosts):
-        name = f"{tag}.h{i + 1}"
-        js_path, hist_path = f"{log}.loadgen.h{i + 1}.json", os.path.join(hist_dir, f"{name}.hist")
+    for i, (name, js_path, hist_path) in enumerate(paths):
         try:
-            for remote, local in ((f"{s.dirs[h]}/{name}.json", js_path), (f"{s.dirs[h]}/{name}.hist", hist_path)):
-                data = ssh(s.cfg, h, f"cat {shlex.quote(remote)} && rm -f {shlex.quote(remote)}")
-                with open(local, "wb") as f:
-                    f.write(data)
+            s.fetch(i, name, js_path, hist_path)
             with open(js_path) as f:
                 parts.append((json.load(f), hist_path))
         except (RemoteError, OSError, ValueError) as e:
-            notes.append(f"{h}: no result: {e}")
+            notes.append(f"{s.hosts[i]}: no result: {e}")
             if status == "ok":
                 status = "failed:no_loadgen_result"
     if status == "ok" and (marker.start_ns is None or marker.end_ns is None):

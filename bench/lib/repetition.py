@@ -10,6 +10,12 @@ measured window, while row.py's sampler reads both cgroups; stop the counters, t
 (SIGTERM must end it within 5 s); a profile rep's perf.data is summarized (profile.summarize:
 logs/TAG.perf-report.txt stays) and deleted; build the row in this process (row.append).
 
+With several loadgens (remote.py: K client hosts, or K loadgens here past one process's fds) none
+gets --server-pid or --perf-ctl: remote.run_load starts them at one instant and its Marker does
+what they would at the window's edges. A server's workers join its cgroup with it, so that perf's
+count and the sampler's busy are of the whole server. /proc/net/sockstat (and slabinfo) is read
+before the server starts and at its first snapshot (sockstat.py): rows.json's `sockstat`.
+
 Every wait has a deadline. What goes wrong becomes the row's status: failed:server_start,
 failed:loadgen_timeout, failed:loadgen_exit_N, failed:server_crashed, failed:server_hang,
 failed:server_exit_N; exit 77 before the ready line is unsupported:kernel (the server says this
@@ -32,6 +38,7 @@ from types import SimpleNamespace
 
 import remote
 import row
+import sockstat
 from supervise import alive, exit_code, json_lines, poll_until, stop, wait
 
 START_S = 10  # a server that is not listening by then has failed to start
@@ -155,6 +162,26 @@ def start_server(c, t, sup, log, stats):
     return p, None, "failed:server_start"
 
 
+def descendants(pid):
+    """Every process below pid (a server's workers, forked before it said it listens)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
 def into_cgroup(path, pid):
     try:
         with open(os.path.join(path, "cgroup.procs"), "w") as f:
@@ -232,6 +259,9 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
             os.unlink(os.path.join(os.path.dirname(log), name))
 
     spid = port = None
+    # the kernel's TCP sockets and their memory: now, and once every connection is open (the
+    # server's first snapshot, at the window's start)
+    probe = sockstat.Probe(lambda: t.stats_file and snapshots(stats) >= 1)
     if status == "ok":
         spid, port, status = start_server(c, t, sup, log, stats)
 
@@ -243,6 +273,9 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
             os.mkdir(path)
             sup.dirs.append(path)
             cg = path if into_cgroup(path, spid.pid) else None  # fails only if the server already died
+            # its workers too: perf counts the cgroup, and the sampler's busy is the cgroup's
+            for kid in descendants(spid.pid) if cg else ():
+                into_cgroup(path, kid)
         except OSError:
             pass
         path = os.path.join(c.cg_root, f"muxbench-{os.getpid()}-{run}-loadgen")
@@ -277,14 +310,25 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
             lgextra = ["--perf-ctl", f"{ctl},{ack}"]
 
     remote_notes = []
-    if status == "ok" and c.clients:
-        # the loadgens are on the clients: the harness marks the window for perf and the server
-        limit = c.warmup_s + c.window_s + max(n for n, _, _ in c.shares) // 500 + 60
-        with open(log + ".sampler.err", "w") as err:
-            sampler = sup.spawn(["taskset", "-c", c.loadgen_cpu, sys.executable, c.row_py, "sample", "--out", busy,
-                                 "--cgroup", f"server={cg}"], stderr=err) if cg else None
+    if status == "ok" and c.remote:
+        # the loadgens are on the clients, or several here: the harness marks the window for perf
+        # and the server (remote.Marker)
+        limit = c.warmup_s + c.window_s + sum(n for n, _, _ in c.shares) // 500 + 60
+        cgargs = ["--cgroup", f"server={cg}"] if cg else []
+        if lgcg and not c.clients:
+            cgargs += ["--cgroup", f"loadgen={lgcg}"]
+        sampler = None
+        if cgargs:
+            with open(log + ".sampler.err", "w") as err:
+                sampler = sup.spawn(["taskset", "-c", c.loadgen_cpu, sys.executable, c.row_py, "sample", "--out", busy,
+                                     *cgargs], stderr=err)
+        def step():
+            probe.step()
+            if strace:
+                strace.step()
         status, remote_notes = remote.run_load(c, t, sup, spid, port, log, tag, os.path.join(c.out, "hist"),
-                                               (ctl, ack) if lgextra else None, limit, strace.step if strace else None)
+                                               (ctl, ack) if lgextra else None, limit, step,
+                                               preexec=(lambda: into_cgroup(lgcg, os.getpid())) if lgcg else None)
         for n in remote_notes:
             print(f"bench/run: {tag}: {n}", file=sys.stderr)
         if sampler:
@@ -322,6 +366,7 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
             lg = sup.spawn(argv, stderr=err, preexec_fn=join_cgroup)
         deadline = time.monotonic() + limit + 15  # timeout(1) ends it by limit + 5
         while lg.poll() is None and time.monotonic() < deadline:
+            probe.step()
             if strace:
                 strace.step()
             time.sleep(STEP_S)
@@ -373,8 +418,14 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
     scope = c.perf_scope if (counted and c.counter == "perf") or record else None
     extra = {"tag": tag, "server_args": " ".join(t.args), "sources": c.sources,
              "tick": c.tick if c.rate else "", "perf_scope": scope}
+    if status == "ok" and probe.during:
+        extra["sockstat"] = probe.result(c.connections)
     if record and os.path.exists(log + ".perf-report.txt"):
         extra["perf_report"] = os.path.join("logs", tag + ".perf-report.txt")
+    if c.remote and not c.clients:
+        extra["loadgens"] = c.remote.env
+        extra["client_shares"] = [{"host": h, "connections": n, "active": m, "rate": r}
+                                  for h, (n, m, r) in zip(c.remote.hosts, c.shares)]
     if c.clients:
         extra["clients"] = c.remote.env if c.remote else [{"host": h} for h in c.clients]
         extra["client_shares"] = [{"host": h, "connections": n, "active": m, "rate": r}

@@ -406,6 +406,8 @@ def usage_errors(src, build, out):
              ("--clients naming a host twice", ["--clients", "a,a", "--server-addr", "127.0.0.1"]),
              ("--clients 192.0.2.1", ["--clients", "192.0.2.1", "--server-addr", "127.0.0.1"]),
              ("--server-addr 192.0.2.1", ["--clients", "127.0.0.2", "--server-addr", "192.0.2.1"]),
+             ("--loadgens 0", ["--loadgens", "0"]),
+             ("--loadgens with --clients", ["--loadgens", "2", "--clients", "127.0.0.2", "--server-addr", "127.0.0.1"]),
              ("more hosts than active connections", ["--clients", "127.0.0.2,127.0.0.3", "--server-addr",
                                                      "127.0.0.1", "--active", "1"])]
     for what, args in cases:
