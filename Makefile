@@ -1,8 +1,8 @@
 # Makefile - the front door. The build is meson's; this only names the jobs.
 #   make          build everything (installs missing Debian packages first when run as root)
 #   make test     the unit and integration suites, in a normal and an ASan+UBSan build
-#   make bench    the main job: the measured sweep, hyperfine, bench/scaling, charts and report (~18 min;
-#                 QUICK=1 ~3 min; SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 override)
+#   make bench    the main job: the measured sweep, hyperfine, bench/scaling, bench/manyconns, charts and report (~20 min;
+#                 QUICK=1 ~4 min; SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
