@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""test_capacity.py - bench/lib/capacity.py's search and verdicts, and bench/capacity end to end.
+
+  - parse_slo: p99=1ms is (p99, 1000 us), 250us and 2s likewise; a bad one is SloError;
+  - verdict on synthetic rows: a step passes only with every rep ok, the median percentile within
+    the bound and at least 99% of the rate achieved; a missed bound or rate fails, and is
+    loadgen-bound where a row's bound is loadgen;
+  - search against synthetic servers of known capacity (700 to 900,000 req/s, from several
+    starts): the result brackets the true capacity, its ends within 5%, the capacity the highest
+    rate that passed; a loadgen that saturates first ends the search as loadgen_bound with the
+    last pass; a server above the ceiling is `ceiling`, one below the floor `below_floor`;
+  - bench/capacity for real (echo-epoll, 100 connections) with a bound no server can meet
+    (p99=1us): two steps, start then floor, both fail, verdict below_floor, capacity.json holding
+    both with the rows' own p99 (bench/run's) as their percentile; bad options exit 2, one line.
+
+usage: test_capacity.py SOURCE_DIR BUILD_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from verdict import fail, need_bench_run
+
+SRC = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.join(SRC, "bench", "lib"))
+import capacity  # noqa: E402
+
+
+def row(p99, achieved, rate, status="ok", bound=""):
+    return {"status": status, "p99_us": p99, "p50_us": p99 / 2, "p90_us": p99, "p999_us": p99, "max_us": p99,
+            "achieved_rps": achieved, "offered_rps": rate, "bound": bound}
+
+
+def slo_cases():
+    for text, want in (("p99=1ms", ("p99", 1000.0)), ("p50=250us", ("p50", 250.0)), ("max=2s", ("max", 2e6)),
+                       ("p999=1.5ms", ("p999", 1500.0))):
+        if capacity.parse_slo(text) != want:
+            fail(f"parse_slo({text}) = {capacity.parse_slo(text)}, want {want}")
+    for bad in ("p99", "p98=1ms", "p99=1", "p99=-1ms", "p99=0ms", ""):
+        try:
+            capacity.parse_slo(bad)
+            fail(f"parse_slo({bad!r}) accepted")
+        except capacity.SloError:
+            pass
+
+
+def verdict_cases():
+    v = capacity.verdict
+    cases = [
+        ([row(500, 1000, 1000)] * 3, "pass"),
+        ([row(500, 1000, 1000), row(1500, 1000, 1000), row(1600, 1000, 1000)], "fail"),  # median 1500 > 1000
+        ([row(500, 985, 1000)] * 3, "fail"),  # 98.5% < 99%
+        ([row(500, 1000, 1000), row(500, 1000, 1000, status="failed:errors")], "fail"),
+        ([row(5000, 900, 1000, bound="loadgen")] * 3, "loadgen"),
+        ([row(500, 1000, 1000, bound="loadgen")] * 3, "pass"),  # saturated but it held: a pass
+        ([], "fail"),
+    ]
+    for rows, want in cases:
+        got = v(rows, 1000, "p99", 1000.0)
+        if got.verdict != want:
+            fail(f"verdict of {[(r['p99_us'], r['achieved_rps'], r['status'], r['bound']) for r in rows]}: "
+                 f"{got.verdict} ({got.why}), want {want}")
+
+
+def server(cap, loadgen_at=None):
+    def measure(rate):
+        if loadgen_at is not None and rate >= loadgen_at and rate > cap:
+            return capacity.Step(rate, "loadgen", None, None, 1, "synthetic loadgen")
+        return capacity.Step(rate, "pass" if rate <= cap else "fail", None, None, 1, "synthetic")
+    return measure
+
+
+def search_cases():
+    for cap in (700, 5_000, 19_999, 20_000, 123_456, 900_000):
+        for start in (1_000, 10_000, 100_000):
+            r = capacity.search(server(cap), start, 500, 1_000_000)
+            lo, hi = r.bracket
+            if r.verdict != "ok" or not lo <= cap < hi or hi > lo * 1.05 or r.capacity != lo:
+                fail(f"capacity {cap} from {start}: {r.verdict}, bracket {r.bracket}, capacity {r.capacity}")
+            passed = max(s.rate for s in r.steps if s.verdict == "pass")
+            if passed != r.capacity:
+                fail(f"capacity {cap}: reported {r.capacity}, highest pass {passed}")
+    # 10k, 20k, 40k and 80k pass; 160k fails with the loadgen saturated: the search ends there
+    r = capacity.search(server(80_000, loadgen_at=30_000), 10_000, 500, 1_000_000)
+    if r.verdict != "loadgen_bound" or r.capacity != 80_000:
+        fail(f"a loadgen saturating past the server's pace: {r.verdict}, capacity {r.capacity}, want loadgen_bound 80000")
+    r = capacity.search(server(2_000_000), 10_000, 500, 1_000_000)
+    if r.verdict != "ceiling" or r.capacity != 1_000_000:
+        fail(f"above the ceiling: {r.verdict} {r.capacity}")
+    r = capacity.search(server(100), 10_000, 500, 1_000_000)
+    if r.verdict != "below_floor" or r.capacity is not None or r.steps[-1].rate != 500:
+        fail(f"below the floor: {r.verdict} {r.capacity} {[s.rate for s in r.steps]}")
+
+
+def real(build):
+    tmp = tempfile.mkdtemp(prefix="muxbench-capacity.")
+    env = dict(os.environ, BUILD=os.path.abspath(build))
+    try:
+        out = os.path.join(tmp, "c")
+        p = subprocess.run([os.path.join(SRC, "bench", "capacity"), "--server", "epoll", "--connections", "100",
+                            "--slo", "p99=1us", "--start", "1000", "--floor", "500", "--reps", "1", "--duration", "0.5s",
+                            "--out", out], capture_output=True, text=True, timeout=300, env=env)
+        if p.returncode != 0:
+            fail(f"bench/capacity: exit {p.returncode}: {p.stderr.strip()[-400:]}")
+        with open(os.path.join(out, "capacity.json")) as f:
+            doc = json.load(f)
+        if doc["verdict"] != "below_floor" or doc["capacity_rps"] is not None or \
+                [s["rate"] for s in doc["steps"]] != [1000, 500] or any(s["verdict"] != "fail" for s in doc["steps"]):
+            fail(f"p99 under 1 us: {doc['verdict']}, steps {[(s['rate'], s['verdict']) for s in doc['steps']]}")
+        with open(os.path.join(out, "steps", "rows.json")) as f:
+            rows = json.load(f)
+        for s in doc["steps"]:
+            mine = [r for r in rows if r["offered_rps"] == s["rate"]]
+            if len(mine) != 1 or mine[0]["status"] != "ok" or mine[0]["p99_us"] != s["percentile_us"]:
+                fail(f"step {s['rate']}: its rows {[(r['status'], r['p99_us']) for r in mine]}, the step's p99 "
+                     f"{s['percentile_us']}")
+        if "below_floor" not in p.stdout:
+            fail(f"bench/capacity's result line: {p.stdout!r}")
+        for bad in (["--server", "epoll"], ["--server", "epoll", "--slo", "p99"],
+                    ["--server", "epoll", "--slo", "p99=1ms", "--start", "100", "--floor", "500"],
+                    ["--server", "epoll", "--slo", "p99=1ms", "--reps", "x"], ["--bogus"]):
+            p = subprocess.run([os.path.join(SRC, "bench", "capacity"), *bad, "--out", os.path.join(tmp, "u")],
+                               capture_output=True, text=True, timeout=60, env=env)
+            if p.returncode != 2 or len(p.stderr.strip().splitlines()) != 1 or os.path.exists(os.path.join(tmp, "u")):
+                fail(f"bench/capacity {' '.join(bad)}: exit {p.returncode}, want 2 with one line: {p.stderr!r}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    slo_cases()
+    verdict_cases()
+    search_cases()
+    need_bench_run()
+    real(sys.argv[2])
+    print("ok: slo, verdicts, searches against synthetic servers, and a real search below its floor")
+
+
+if __name__ == "__main__":
+    main()
