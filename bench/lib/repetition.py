@@ -140,7 +140,9 @@ class StraceAtFifo:
 
 
 def start_server(c, t, sup, log, stats):
-    """-> (process, port, status)."""
+    """-> (process, port, status). c needs server_cpu; server_addr where it is not loopback (bench/tax
+    passes only the CPU)."""
+    addr = getattr(c, "server_addr", "127.0.0.1")
     out, err = open(log + ".server.out", "w"), open(log + ".server.err", "w")
     with out, err:
         if t.cmd:
@@ -148,10 +150,10 @@ def start_server(c, t, sup, log, stats):
             argv = [a.replace("{port}", str(port)) for a in t.cmd]
         else:
             port, argv = None, [t.path, "--port", "0", "--stats", stats, *t.args]
-            if c.server_addr != "127.0.0.1":  # --clients: where they connect (the server warns, as it should)
-                argv += ["--bind", c.server_addr]
+            if addr != "127.0.0.1":  # --clients: where they connect (the server warns, as it should)
+                argv += ["--bind", addr]
         p = sup.spawn(["taskset", "-c", c.server_cpu, *argv], group=bool(t.cmd), stdout=out, stderr=err)
-    ready = (lambda: accepts(port, c.server_addr)) if t.cmd else (lambda: announced_port(log + ".server.out"))
+    ready = (lambda: accepts(port, addr)) if t.cmd else (lambda: announced_port(log + ".server.out"))
     got = poll_until(ready, START_S, 0.05, give_up=lambda: not alive(p))
     if not got:
         got = ready()  # it may have said so and exited in the same instant
