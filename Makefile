@@ -7,6 +7,8 @@
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
 #   make bench-manyconns   10,000 to 100,000 connections (bench/manyconns), into RUN
+#   make bench-capacity    every server's capacity under SLO (default p99=5ms) at CONNS (default
+#                 1,000 and 10,000: bench/capacities), into RUN, then its charts and report again
 #   make waitcost the wait-cost microbenchmark (bench/waitcost/): select, poll, epoll_wait, io_uring
 #                 and a busy pass over N fds, TCP and unix, into results/runs/<stamp>/waitcost.csv
 #                 (linked as results/latest-waitcost.csv), waitcost.md and two charts (~20 s)
@@ -30,9 +32,9 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK
+export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK SLO CAP_REPS CAP_DURATION CAP_START
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns plots regress regress-update clean deps \
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns bench-capacity plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture tax
 
 # regress: this build against its base commit (results/baseline.csv's, or BASE=<rev>), both measured
@@ -87,6 +89,10 @@ bench-scaling: bench-deps all
 bench-manyconns: bench-deps all
 	bench/manyconns $(RUN)
 
+bench-capacity: bench-deps all
+	bench/capacities $(RUN)
+	$(MAKE) --no-print-directory plots RUN=$(RUN)
+
 plots:
 	python3 bench/lib/plotdata.py $(RUN)
 	@if [ -f $(RUN)/plots/hyperfine.dat ]; then :; else rm -f $(RUN)/plots/hyperfine.png $(RUN)/plots/hyperfine.svg; fi
@@ -94,7 +100,7 @@ plots:
 	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; \
 	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; \
 	    */cdf.gp) [ -s $(RUN)/plots/cdf.dat ] || continue ;; \
-	    */checks.gp|*/waitshare.gp|*/shares.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
+	    */checks.gp|*/waitshare.gp|*/shares.gp|*/capacity.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)

@@ -51,6 +51,8 @@ def verdict(rows, rate, pct, bound_us):
     if not rows:
         return Step(rate, "fail", None, None, 0, "no rows")
     bad = [r["status"] for r in rows if r["status"] != "ok"]
+    if bad and all(b.startswith("unsupported") for b in bad) and len(bad) == len(rows):
+        return Step(rate, bad[0], None, None, len(rows), f"{bad[0]}: not run at any rate")
     key = PERCENTILES[pct]
     ok = [r for r in rows if r["status"] == "ok"]
     p = statistics.median(r[key] for r in ok) if ok else None
@@ -72,7 +74,8 @@ def verdict(rows, rate, pct, bound_us):
 
 
 def search(measure, start, floor, ceiling, precision=PRECISION):
-    """Bracket, then bisect. Verdicts: ok (capacity within the bracket's precision), loadgen_bound
+    """Bracket, then bisect. Verdicts: ok (capacity within the bracket's precision), unsupported:<why>
+    (the server cannot run this point at any rate: select past FD_SETSIZE), loadgen_bound
     (a step the loadgen could not drive: capacity is the highest pass so far, or None), ceiling
     (even CEILING passed: capacity at least that), below_floor (even FLOOR failed: None)."""
     if not 0 < floor <= start <= ceiling:
@@ -81,6 +84,8 @@ def search(measure, start, floor, ceiling, precision=PRECISION):
     while True:
         s = measure(r)
         steps.append(s)
+        if s.verdict.startswith("unsupported"):
+            return Result(s.verdict, None, (None, None), steps)
         if s.verdict == "loadgen":
             return Result("loadgen_bound", lo, (lo, r), steps)
         if s.verdict == "pass":

@@ -10,6 +10,7 @@ is left out, and the report says why.
 usage: plotdata.py RUN_DIR
 """
 import glob
+import json
 import os
 import sys
 
@@ -103,6 +104,37 @@ def scaling(run_dir, d):
             f.write(f'"{title}" median min max\n' + "\n".join(lines) + "\n\n\n")
 
 
+def capacities(run_dir):
+    """RUN_DIR/capacity/*/capacity.json (bench/capacities) -> [doc], in server order, then N."""
+    docs = []
+    for path in glob.glob(os.path.join(run_dir, "capacity", "*", "capacity.json")):
+        try:
+            with open(path) as f:
+                docs.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return sorted(docs, key=lambda d: (results.sort_key(d["server"]), d["connections"]))
+
+
+def capacity(run_dir, d):
+    """-> plots/capacity.dat: one block per server, N, capacity (k req/s), the bracket's ends; a
+    search without a capacity (below_floor, unsupported) leaves its point out. Returns the SLO."""
+    docs = capacities(run_dir)
+    target = os.path.join(d, "capacity.dat")
+    with open(target, "w") as f:
+        for lab in dict.fromkeys(x["server"] for x in docs):
+            lines = []
+            for x in docs:
+                if x["server"] != lab or not x.get("capacity_rps"):
+                    continue
+                lo, hi = x["bracket"]
+                top = hi if hi else lo  # ceiling: no failing rate above it
+                lines.append(f"{x['connections']} {lo / 1e3:.6g} {lo / 1e3:.6g} {top / 1e3:.6g} {style(lab)}")
+            if lines:
+                f.write(f'"{lab}" capacity lo hi style\n' + "\n".join(lines) + "\n\n\n")
+    return docs[0]["slo"] if docs else None
+
+
 def main():
     run_dir = sys.argv[1]
     rows, meta = results.load(run_dir)
@@ -159,6 +191,7 @@ def main():
                         f.write(f"{float(v) / 1000:.6g} {min(float(frac), 0.999999):.9f} {style(lab)}\n")
                 f.write("\n\n")
     scaling(run_dir, d)
+    slo = capacity(run_dir, d)
     machine = f"{meta.get('cpu_model', '?')}, {meta.get('cores', '?')} vCPU, Linux {meta.get('kernel', '?')}"
     rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
     with open(os.path.join(d, "vars.gp"), "w") as f:
@@ -166,6 +199,7 @@ def main():
         f.write(f'rate = "{rate // 1000}k req/s" \n' if rate else 'rate = "?"\n')
         f.write(f"at_n = {at}\n")
         f.write(f'placement = "{meta.get("placement", "?")}"\n')
+        f.write(f'slo = "{slo or "?"}"\n')
     for stale in glob.glob(os.path.join(d, "*.tmp")):
         os.remove(stale)
 

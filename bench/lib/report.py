@@ -26,6 +26,7 @@ CHARTS = [
     ("cdf", "Latency distribution"),
     ("hyperfine", "Fixed work timed by hyperfine"),
     ("scaling", "A second event loop: echo-epoll --threads 1 and 2"),
+    ("capacity", "Sustainable requests per second under the latency bound, against N"),
 ]
 
 
@@ -159,6 +160,37 @@ def manyconns_section(run_dir, w):
                     if r["status"] != "ok" and r["status"] != "unsupported:fd_limit" and r["label"] not in wide})
     for lab, st in other:
         w(f"- {lab}: `{st}` (results/README.md, `status`).")
+    w("")
+
+
+def capacity_section(run_dir, w):
+    """bench/capacities' searches (RUN_DIR/capacity/*/capacity.json): each server's capacity under
+    one latency bound at each N."""
+    docs = plotdata.capacities(run_dir)
+    if not docs:
+        return
+    ns = sorted({x["connections"] for x in docs})
+    x0 = docs[0]
+    w("## Capacity under a latency bound\n")
+    w(f"`bench/capacities`: for each server and N, the highest fixed rate at which the {x0['percentile']} latency, "
+      f"measured from each request's scheduled send, stayed within {x0['bound_us'] / 1000:g} ms and at least "
+      f"{x0['met']:.0%} of the rate was achieved (medians over {x0['reps']} repetition(s) a step; bench/capacity "
+      f"brackets, then bisects until the bracket's ends are within {x0['precision']:.0%}). The capacity is the "
+      f"highest rate that passed, the bracket [passed–failed] beside it; `loadgen_bound`: the search ended where "
+      f"the loadgen's CPU, not the server's, was saturated.\n")
+    w("| server | " + " | ".join(f"N = {n:,}" for n in ns) + " |")
+    w("| --- |" + " ---: |" * len(ns))
+
+    def cell(x):
+        if x is None:
+            return "–"
+        lo, hi = x["bracket"]
+        cap = f"{x['capacity_rps']:,}" if x.get("capacity_rps") else "none"
+        br = f" [{lo or '–'}–{hi or '–'}]" if x["verdict"] == "ok" else ""
+        return cap + br + (f" ({x['verdict']})" if x["verdict"] != "ok" else "")
+    for lab in dict.fromkeys(x["server"] for x in docs):
+        w(f"| {lab} | " + " | ".join(cell(next((x for x in docs if x["server"] == lab and x["connections"] == n), None))
+                                     for n in ns) + " |")
     w("")
 
 
@@ -429,6 +461,7 @@ def main():
 
     scaling_section(run_dir, w)
     manyconns_section(run_dir, w)
+    capacity_section(run_dir, w)
 
     w("## Charts\n")
     for name, title in CHARTS:

@@ -7,11 +7,14 @@
     loadgen-bound where a row's bound is loadgen;
   - search against synthetic servers of known capacity (700 to 900,000 req/s, from several
     starts): the result brackets the true capacity, its ends within 5%, the capacity the highest
-    rate that passed; a loadgen that saturates first ends the search as loadgen_bound with the
+    rate that passed; a point the server cannot run (unsupported) ends at its first step; a loadgen
+    that saturates first ends the search as loadgen_bound with the
     last pass; a server above the ceiling is `ceiling`, one below the floor `below_floor`;
   - bench/capacity for real (echo-epoll, 100 connections) with a bound no server can meet
     (p99=1us): two steps, start then floor, both fail, verdict below_floor, capacity.json holding
-    both with the rows' own p99 (bench/run's) as their percentile; bad options exit 2, one line.
+    both with the rows' own p99 (bench/run's) as their percentile; bad options exit 2, one line;
+  - plots/capacity.dat and the report's "Capacity under a latency bound" table from two searches'
+    capacity.json (one with a capacity and its bracket, one below its floor: a cell, no point).
 
 usage: test_capacity.py SOURCE_DIR BUILD_DIR
 """
@@ -57,6 +60,7 @@ def verdict_cases():
         ([row(5000, 900, 1000, bound="loadgen")] * 3, "loadgen"),
         ([row(500, 1000, 1000, bound="loadgen")] * 3, "pass"),  # saturated but it held: a pass
         ([], "fail"),
+        ([row(0, 0, 1000, status="unsupported:fd_setsize")] * 3, "unsupported:fd_setsize"),
     ]
     for rows, want in cases:
         got = v(rows, 1000, "p99", 1000.0)
@@ -90,9 +94,43 @@ def search_cases():
     r = capacity.search(server(2_000_000), 10_000, 500, 1_000_000)
     if r.verdict != "ceiling" or r.capacity != 1_000_000:
         fail(f"above the ceiling: {r.verdict} {r.capacity}")
+    r = capacity.search(lambda rate: capacity.Step(rate, "unsupported:fd_setsize", None, None, 1, "x"), 10_000, 500,
+                        1_000_000)
+    if r.verdict != "unsupported:fd_setsize" or len(r.steps) != 1:
+        fail(f"an unsupported point: {r.verdict} after {len(r.steps)} steps, want it at once")
     r = capacity.search(server(100), 10_000, 500, 1_000_000)
     if r.verdict != "below_floor" or r.capacity is not None or r.steps[-1].rate != 500:
         fail(f"below the floor: {r.verdict} {r.capacity} {[s.rate for s in r.steps]}")
+
+
+def drawn():
+    """plotdata's capacity.dat and the report's section from two searches' capacity.json."""
+    import plotdata
+    import report
+    tmp = tempfile.mkdtemp(prefix="muxbench-capacity-docs.")
+    try:
+        for server, n, verdict, cap, bracket in (("epoll", 1000, "ok", 9170, [9170, 9576]),
+                                                  ("poll", 1000, "below_floor", None, [None, 500])):
+            d = os.path.join(tmp, "capacity", f"{server}-n{n}")
+            os.makedirs(d)
+            with open(os.path.join(d, "capacity.json"), "w") as f:
+                json.dump({"server": server, "connections": n, "slo": "p99=5ms", "percentile": "p99",
+                           "bound_us": 5000.0, "reps": 3, "met": 0.99, "precision": 0.05, "verdict": verdict,
+                           "capacity_rps": cap, "bracket": bracket, "steps": []}, f)
+        os.makedirs(os.path.join(tmp, "plots"))
+        if plotdata.capacity(tmp, os.path.join(tmp, "plots")) != "p99=5ms":
+            fail("plotdata.capacity: not the searches' SLO")
+        with open(os.path.join(tmp, "plots", "capacity.dat")) as f:
+            dat = f.read()
+        if dat.split("\n")[:2] != ['"epoll" capacity lo hi style', "1000 9.17 9.17 9.576 6"] or '"poll"' in dat:
+            fail(f"capacity.dat: {dat!r}")
+        lines = []
+        report.capacity_section(tmp, lines.append)
+        text = "\n".join(lines)
+        if "| epoll | 9,170 [9170–9576] |" not in text or "| poll | none (below_floor) |" not in text:
+            fail(f"the report's capacity section: {text!r}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def real(build):
@@ -134,6 +172,7 @@ def main():
     slo_cases()
     verdict_cases()
     search_cases()
+    drawn()
     need_bench_run()
     real(sys.argv[2])
     print("ok: slo, verdicts, searches against synthetic servers, and a real search below its floor")

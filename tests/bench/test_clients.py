@@ -13,6 +13,8 @@ echo-epoll bound to 198.18.1.1:
   - consistent with the local run: the same readiness checks per request (epoll: events) and
     syscalls per request within a factor 1.5 of each other, both at the offered rate (a rate missed
     past 5% host steal is said, not failed);
+  - bench/sweep with CLIENTS=h1,h2 (and SERVER_ADDR, SSH_CONFIG) makes its point's row from both
+    hosts (remote:2), and without SERVER_ADDR is a usage error;
   - nothing left behind: no temporary directory on the hosts (the loadgen copy, its results), no
     process in a host's namespace but its sshd, no cgroup of bench/run's;
   - a host that refuses ssh (a port nothing listens on) gives failed:ssh rows, at once, and the
@@ -132,6 +134,25 @@ def check_remote(local, far, steal):
                     fail(f"{who} {r['counting']}: {r['achieved_rps']:.0f} of 4,000 req/s (steal {steal:.1%})")
 
 
+def swept(build, tmp, cfg):
+    """bench/sweep with CLIENTS=: its point's rows come from both hosts."""
+    out = os.path.join(tmp, "sweep")
+    env = dict(os.environ, BUILD=os.path.abspath(build), OUT=out, SERVERS="epoll", CONNS="100", MODES="rate",
+               RATE="2k", REPS="1", COUNTED="0", PROFILE="0", DURATION="0.5s", WARMUP="0.3s", CLIENTS="h1,h2",
+               SERVER_ADDR="198.18.1.1", SSH_CONFIG=cfg)
+    p = subprocess.run([os.path.join(SRC, "bench", "sweep")], capture_output=True, text=True, timeout=180, env=env,
+                       stdin=subprocess.DEVNULL, cwd=SRC)
+    got = [(r["placement"], r["status"], len(r.get("clients") or [])) for r in rows(out)] \
+        if os.path.exists(os.path.join(out, "rows.json")) else []
+    if p.returncode != 0 or got != [("remote:2", "ok", 2)]:
+        fail(f"bench/sweep CLIENTS=h1,h2: exit {p.returncode}, rows {got}: {p.stderr.strip()[-400:]}")
+    env.pop("SERVER_ADDR")
+    p = subprocess.run([os.path.join(SRC, "bench", "sweep")], capture_output=True, text=True, timeout=60, env=env,
+                       stdin=subprocess.DEVNULL, cwd=SRC)
+    if p.returncode != 2 or "SERVER_ADDR" not in p.stderr:
+        fail(f"bench/sweep CLIENTS= without SERVER_ADDR: exit {p.returncode}, want 2: {p.stderr.strip()}")
+
+
 def refused(build, tmp, cfg):
     """A host nothing answers on: failed:ssh rows at once. An address outside the ranges: exit 2."""
     dead = os.path.join(tmp, "dead_config")
@@ -199,6 +220,7 @@ def main():
         dirs, procs, cgroups = leftovers(before)
         if dirs or procs or cgroups:
             fail(f"left behind: directories {dirs}, processes {procs}, cgroups {cgroups}")
+        swept(build, tmp, cfg)
         refused(build, tmp, cfg)
         clock_refused(build, cfg, before)
         a, b = local[0], far[0]
