@@ -5,7 +5,10 @@ Reads a server's stats file (one JSON object per line, see README.md) and prints
 with the window's differences: requests, cpu_us (user+sys), cpu_us_per_req, util (CPU seconds per
 second of the window), syscalls per kind and in total, read_eagain, events per wake-up, the
 readiness checks (checks, walked, scanned: None for a server that cannot count them, whose line
-says null, or a line from before they existed), context switches, peak RSS and threads. The loadgen sends SIGUSR1 at the start and at the end of its
+says null, or a line from before they existed), context switches, peak RSS and threads; for a
+server with several loops each loop's share (loops: requests, accepted, cpu_us in the window, conns
+at its end) and Jain's fairness index of each over the loops (fairness; 1 = even, 1/loops = one
+loop has it all). The loadgen sends SIGUSR1 at the start and at the end of its
 window (--server-pid), so the last two "snapshot" lines bracket it.
 
 usage: snapshots.py STATS_FILE
@@ -21,6 +24,32 @@ def delta(a, b, key):
     """b[key] - a[key], or None when either line has no count there (null, or no such key)."""
     x, y = a.get(key), b.get(key)
     return None if x is None or y is None else y - x
+
+
+def jain(xs):
+    """Jain's fairness index of xs: (sum x)^2 / (n sum x^2), 1 when all are equal, 1/n when one
+    has everything; None for no values or all zero."""
+    xs = [x for x in xs if x is not None]
+    sq = sum(x * x for x in xs)
+    return sum(xs) ** 2 / (len(xs) * sq) if xs and sq else None
+
+
+def loops_window(a, b):
+    """Each loop's share of the window (a server with several loops: --threads, --workers): its
+    requests, accepts and CPU time in it, and the connections it holds at its end; None for a
+    server with one loop, or lines whose loops do not match (a worker restarted)."""
+    la, lb = a.get("loops"), b.get("loops")
+    if not la or not lb or len(la) != len(lb):
+        return None
+    return [{"requests": y["requests"] - x["requests"], "accepted": y["accepted"] - x["accepted"],
+             "conns": y["conns"], "cpu_us": delta(x, y, "cpu_us")} for x, y in zip(la, lb)]
+
+
+def fairness(loops):
+    """Jain's index over the loops of their requests, connections and CPU in the window."""
+    if not loops:
+        return None
+    return {k: jain([lp[k] for lp in loops]) for k in ("requests", "conns", "cpu_us")}
 
 
 def window(lines):
@@ -48,7 +77,9 @@ def window(lines):
         "threads": b["threads"],
         "conns": b["conns"],
         "counters": b["counters"],
+        "loops": loops_window(a, b),
     }
+    out["fairness"] = fairness(out["loops"])
     if b.get("syscalls"):
         out["syscalls"] = {k: b["syscalls"][k] - a["syscalls"][k] for k in b["syscalls"]}
         out["read_eagain"] = b["read_eagain"] - a["read_eagain"]

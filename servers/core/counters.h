@@ -159,6 +159,9 @@ struct loop_block {
 	struct sys_counters frozen_sys;
 	struct stats frozen_stats;
 	_Atomic uint64_t snapshot_gen; /* the last snapshot this loop has answered */
+	/* The loop thread's own CPU time (RUSAGE_THREAD user + sys, us) when it answered its last
+	 * snapshot: how the work spreads over the loops, which the process's sum cannot say. */
+	_Atomic uint64_t frozen_cpu_us;
 };
 
 /* getrusage()'s figures that the stats line carries: X(name). */
@@ -187,7 +190,7 @@ const struct counters *counters_create(size_t nloops, size_t nworkers);
 const struct counters *counters_get(void);
 /* From now on this thread counts into b. */
 void counters_attach(struct loop_block *b);
-/* b's frozen copy := its live counts (by the loop that owns b). */
+/* b's frozen copy := its live counts, and its CPU time (by the loop that owns b, in its thread). */
 void counters_freeze(struct loop_block *b);
 /* Record a worker's usage in its slot: its own getrusage() when it answers a snapshot, or what
  * wait4() reported once it exited. */
@@ -202,6 +205,7 @@ struct counters_snapshot {
 	size_t nloops;	    /* 0: no loop blocks, and no "loops" breakdown */
 	struct {
 		uint64_t requests, accepted, conns;
+		uint64_t cpu_us; /* the loop thread's CPU as of its last answered snapshot */
 	} loops[COUNTERS_MAX_LOOPS];
 };
 

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 struct loop_figures {
-	uint64_t requests, accepted, conns;
+	uint64_t requests, accepted, conns, cpu_us;
 };
 
 /* The "loops" array of a stats line (a fixed shape, written by servers/core/stats.c; the line was
@@ -49,8 +49,9 @@ static size_t loops_of(const char *line, struct loop_figures *out, size_t max)
 		if (n == max)
 			FAIL("more than %zu loops in: %s", max, line);
 		int used = 0;
-		if (sscanf(p, "{\"requests\":%" SCNu64 ",\"accepted\":%" SCNu64 ",\"conns\":%" SCNu64 "}%n",
-			   &out[n].requests, &out[n].accepted, &out[n].conns, &used) != 3 || used == 0)
+		if (sscanf(p, "{\"requests\":%" SCNu64 ",\"accepted\":%" SCNu64 ",\"conns\":%" SCNu64
+			   ",\"cpu_us\":%" SCNu64 "}%n",
+			   &out[n].requests, &out[n].accepted, &out[n].conns, &out[n].cpu_us, &used) != 4 || used == 0)
 			FAIL("cannot read loop %zu of: %s", n, line);
 		p += used;
 		n++;
@@ -79,6 +80,17 @@ static void check_loops_sum(const char *line, int loops)
 	ASSERT_EQ(req, stats_u64(line, "requests"));
 	ASSERT_EQ(acc, stats_u64(line, "accepted"));
 	ASSERT_EQ(conns, stats_u64(line, "conns"));
+	/* Each loop's own CPU time (RUSAGE_THREAD at its last snapshot): every loop ran, and together
+	 * they ran no more than the whole server, whose figure is read after theirs (a worker's own
+	 * getrusage just before its loop's: a millisecond each allowed for that). */
+	uint64_t cpu = 0;
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_GT(f[i].cpu_us, 0);
+		cpu += f[i].cpu_us;
+	}
+	note("loops' CPU %" PRIu64 " us of the server's %" PRIu64, cpu,
+	     stats_u64(line, "user_us") + stats_u64(line, "sys_us"));
+	ASSERT_LE(cpu, stats_u64(line, "user_us") + stats_u64(line, "sys_us") + 1000 * (uint64_t)n);
 }
 
 void case_loops_stats(const struct target *t)
