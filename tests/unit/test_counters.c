@@ -3,6 +3,7 @@
  * readiness fields (checks, walked, scanned) are what each server's checks model says: counted,
  * another count under a second name, or null. */
 #include "check.h"
+#include "clock.h"
 #include "stats.h"
 #include "sys.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void test_names(void)
@@ -56,6 +58,11 @@ static void test_blocks(void)
 	ASSERT_EQ(s.loops[0].requests, 3);
 	ASSERT_EQ(s.loops[0].accepted, 1);
 	ASSERT_EQ(s.loops[0].conns, 1);
+	/* the frozen loop's thread CPU is this thread's, as of the freeze; the other never froze */
+	struct rusage ru;
+	ASSERT_EQ(getrusage(RUSAGE_THREAD, &ru), 0);
+	ASSERT_LE(s.loops[0].cpu_us, timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime));
+	ASSERT_EQ(s.loops[1].cpu_us, 0);
 	ASSERT_EQ(s.loops[1].requests, 0);
 
 	counters_snapshot(&s, false); /* the final line: every live count */
@@ -76,7 +83,8 @@ static const char *const keys[] = {
 	"\"events\":", "\"checks\":", "\"walked\":", "\"scanned\":", "\"rejected_fd_setsize\":", "\"rejected_max_conns\":", "\"accept_emfile\":",
 	"\"accept_errors\":", "\"resets\":", "\"threads\":", "\"user_us\":", "\"sys_us\":",
 	"\"nvcsw\":", "\"nivcsw\":", "\"maxrss_kb\":",
-	"\"loops\":[{\"requests\":3,\"accepted\":1,\"conns\":1},{\"requests\":0,", "]}\n"};
+	"\"loops\":[{\"requests\":3,\"accepted\":1,\"conns\":1,\"cpu_us\":", "},{\"requests\":0,",
+	"\"cpu_us\":0}", "]}\n"};
 
 static void test_line(void)
 {
