@@ -171,5 +171,34 @@ class Rows(unittest.TestCase):
         self.assertEqual(r["counting"], "own")
 
 
+
+class LoopShares(unittest.TestCase):
+    """snapshots.py's per-loop window and Jain's index over the loops."""
+
+    def test_jain(self):
+        import snapshots
+        self.assertAlmostEqual(snapshots.jain([5, 5, 5]), 1.0)
+        self.assertAlmostEqual(snapshots.jain([9, 0, 0]), 1 / 3)
+        self.assertAlmostEqual(snapshots.jain([3, 1]), 16 / 20)
+        self.assertIsNone(snapshots.jain([]))
+        self.assertIsNone(snapshots.jain([0, 0]))
+
+    def test_loops_window(self):
+        import snapshots
+
+        def line(loops):
+            return {"loops": [{"requests": r, "accepted": a, "conns": c, "cpu_us": u} for r, a, c, u in loops]}
+        w = snapshots.loops_window(line([(10, 5, 5, 100), (20, 5, 5, 300)]), line([(110, 6, 6, 1100), (70, 5, 4, 800)]))
+        self.assertEqual(w, [{"requests": 100, "accepted": 1, "conns": 6, "cpu_us": 1000},
+                             {"requests": 50, "accepted": 0, "conns": 4, "cpu_us": 500}])
+        f = snapshots.fairness(w)
+        self.assertAlmostEqual(f["requests"], 150 ** 2 / (2 * (100 ** 2 + 50 ** 2)))
+        self.assertAlmostEqual(f["conns"], 100 / (2 * 52))
+        # one loop, or loops that do not match (a worker restarted): no per-loop window
+        self.assertIsNone(snapshots.loops_window({}, {}))
+        self.assertIsNone(snapshots.loops_window(line([(1, 1, 1, 1)]), line([(1, 1, 1, 1), (2, 2, 2, 2)])))
+        self.assertIsNone(snapshots.fairness(None))
+
+
 if __name__ == "__main__":
     unittest.main()
