@@ -96,8 +96,6 @@ static void serve(struct loop *lp)
 		if (FD_ISSET(lp->wake_fd, &rd))
 			loop_woken(lp); /* loop_running() acts on it before the next wait */
 		int last = maxfd; /* accept_all() may raise maxfd: new fds were not in this pass's sets */
-		if (FD_ISSET(lis->fd, &rd))
-			accept_all(lis);
 		if (PLANT_LOOP) { /* plant.h: the walk below, once more for nothing */
 			volatile int seen = 0;
 			for (int fd = 0; fd <= last; fd++)
@@ -114,6 +112,11 @@ static void serve(struct loop *lp)
 				drop(c);
 		}
 		STAT_ADD(scanned, (uint64_t)last + 1); /* the walk above looked at fds 0..last */
+		/* Accept after the walk: the connections that left in this pass have freed their fds, and
+		 * the lowest free fd is what a newcomer gets. Accepting first, while they still held every
+		 * fd below FD_SETSIZE, gave it 1024 and refused it (torture crowd/select). */
+		if (FD_ISSET(lis->fd, &rd))
+			accept_all(lis);
 	}
 }
 
