@@ -85,6 +85,8 @@ void config_parse(struct config *cfg, int argc, char **argv)
 		 "--rate: send in one burst per TIME (default 0: evenly)"},
 		{"start-at", OPT_COUNT, &cfg->start_at_ns, 1, UINT64_MAX, "NS",
 		 "start the warm-up at this CLOCK_REALTIME instant (ns since 1970), once connected"},
+		{"linger", OPT_DURATION, &cfg->linger_ns, 0, UINT64_MAX, "TIME",
+		 "hold the connections open this long after the window (default 0)"},
 		{"timeout", OPT_DURATION, &cfg->timeout_ns, 1, UINT64_MAX, "TIME", "per request (default 10s)"},
 		{"server-pid", OPT_STRING, &pid, 0, 0, "PID", "SIGUSR1 it at the start and end of the window"},
 		{"perf-ctl", OPT_STRING, &cfg->perf_ctl, 0, 0, "CTL[,ACK]",

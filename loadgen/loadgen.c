@@ -213,6 +213,11 @@ static void measure(struct run *run, const struct perf_ctl *perf, struct result 
 
 	while (atomic_load(&workers_drained) < cfg->threads)
 		sleep_ns(1000000);
+	/* --linger: when someone else marks the window (bench/run's remote.Marker, for several
+	 * loadgens), its end snapshot comes from another clock a little after ours; connections closed
+	 * before it would be missing from the server's count of what it held in the window. */
+	if (cfg->linger_ns)
+		sleep_ns(cfg->linger_ns);
 	atomic_store(&run_phase, PHASE_EXIT); /* now the workers may close their connections */
 }
 

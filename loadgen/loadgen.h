@@ -19,6 +19,7 @@ struct config {
 	uint64_t port, connections, active, size, pipeline, threads, rate, requests, connect_rate, seed;
 	uint64_t duration_ns, warmup_ns, timeout_ns, tick_ns;
 	uint64_t start_at_ns; /* --start-at: CLOCK_REALTIME ns at which the warm-up starts; 0: at once */
+	uint64_t linger_ns;   /* --linger: connections held open, idle, this long after the window */
 	const char *sources, *perf_ctl, *json_path, *hist_path;
 	long server_pid;
 	struct sockaddr_in dest;
