@@ -10,6 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interval  # noqa: E402
 import plotdata  # noqa: E402
 import results  # noqa: E402
 
@@ -35,12 +36,45 @@ def num(x, spec=".2f"):
 
 
 def rng(s, spec=".2f", unit=""):
-    """median [min–max] of a Stat, or a dash."""
+    """median [lo–hi] of a Stat: the interval for its median (results.Stat.ci), or a dash."""
     if not s:
         return "–"
-    if s.n > 1 and (s.min != s.max):
-        return f"{format(s.median, spec)}{unit} [{format(s.min, spec)}–{format(s.max, spec)}]"
+    if s.ci and s.ci.n > 1 and s.ci.lo != s.ci.hi:
+        return f"{format(s.median, spec)}{unit} [{format(s.ci.lo, spec)}–{format(s.ci.hi, spec)}]"
     return f"{format(s.median, spec)}{unit}"
+
+
+def within_noise(a, b):
+    """Two medians whose intervals share a value: a difference the repetitions cannot tell from none."""
+    return bool(a and b) and interval.overlap(a.ci, b.ci)
+
+
+def noise(a, b, spec=".2f", unit=""):
+    """What every comparison sentence adds: '; within the noise: ...' when the two Stats' intervals
+    overlap, nothing when they do not."""
+    if not within_noise(a, b):
+        return ""
+    def ci(x):
+        return f"[{format(x.ci.lo, spec)}–{format(x.ci.hi, spec)}]{unit}"
+    return f"; within the noise: the intervals {ci(a)} and {ci(b)} overlap"
+
+
+def intervals_said(rows):
+    """The first paragraph's sentence on the intervals: their kind and the coverage this run's
+    repetitions give."""
+    reps = {}
+    for r in rows:
+        if r["status"] == "ok" and results.published(r):
+            k = (r["label"], r["connections"], r["mode"])
+            reps[k] = reps.get(k, 0) + 1
+    ns = sorted(set(reps.values()))
+    if not ns:
+        return ""
+    cov = sorted({round(interval.median_interval(range(n)).coverage * 100) for n in ns if n > 1})
+    return (f"Beside each median, in brackets, its distribution-free interval (the sign test's order statistics: "
+            f"results/README.md, \"Intervals\"); with {'/'.join(map(str, ns))} repetition(s) a point it covers the "
+            f"median with {'/'.join(f'{c}%' for c in cov) or 'no'} probability (95% takes 6 repetitions: REPS=6 or "
+            f"REPS=auto). A comparison whose two intervals overlap is said to be within the noise.")
 
 
 def ratio(a, b):
@@ -66,7 +100,7 @@ def scaling_section(run_dir, w):
     w("## A second event loop\n")
     w(f"`bench/scaling`: echo-epoll with `--threads T` at N={n:,} connections, {ok[0]['active']} active, the server "
       f"and the loadgen both free to run on every CPU (placement all). Server CPU is summed over its threads, so "
-      f"its utilisation can pass 100%. Medians over the repetitions, [min–max] beside them.\n")
+      f"its utilisation can pass 100%. Medians over the repetitions, the interval for each beside it.\n")
     w("| threads | closed: req/s | closed: CPU µs/req | closed: server / loadgen busy | "
       + " | ".join(f"{int(r) // 1000}k req/s: CPU µs/req" for r in rates) + " |")
     w("| ---: | ---: | ---: | ---: |" + " ---: |" * len(rates))
@@ -79,18 +113,22 @@ def scaling_section(run_dir, w):
     w("")
     if len(loops) >= 2:
         a, b = loops[0], loops[-1]
-        ta, tb = results.stat(pick(a, "closed"), "achieved_rps").median, results.stat(pick(b, "closed"), "achieved_rps").median
+        sa, sb = results.stat(pick(a, "closed"), "achieved_rps"), results.stat(pick(b, "closed"), "achieved_rps")
+        ta, tb = sa.median, sb.median
         if ta and tb:
-            w(f"- Closed loop, {b} loops against {a}: {tb / ta:.2f}x the throughput. On a 2-core machine the loadgen needs "
+            w(f"- Closed loop, {b} loops against {a}: {tb / ta:.2f}x the throughput{noise(sb, sa, ',.0f')}. "
+              f"On a 2-core machine the loadgen needs "
               f"about as much CPU per request as the server (TCP costs both sides alike), so the whole machine, not the "
               f"server's loop count, is the bound; a second loop can only take CPU the loadgen would have used.")
         for r in rates:
-            ca, cb = (results.stat(pick(t, "rate", r), "cpu_us_per_req").median for t in (a, b))
+            sa, sb = (results.stat(pick(t, "rate", r), "cpu_us_per_req") for t in (a, b))
+            ca, cb = sa.median, sb.median
             if ca and cb:
-                why = ("more: each loop wakes for its share of the events, so every wake-up carries fewer"
-                       if cb > ca * 1.05 else "less" if cb < ca * 0.95 else "about the same")
+                why = ("" if within_noise(sa, sb) else
+                       ": more: each loop wakes for its share of the events, so every wake-up carries fewer"
+                       if cb > ca else ": less")
                 w(f"- At {r:,.0f} req/s, CPU per request with {b} loops was {cb / ca:.2f}x that with {a} "
-                  f"({cb:.1f} against {ca:.1f} µs): {why}.")
+                  f"({cb:.1f} against {ca:.1f} µs){noise(sb, sa, '.1f')}{why}.")
         w("")
 
 
@@ -116,7 +154,7 @@ def manyconns_section(run_dir, w):
       f"less its value before the server started) per connection, both ends of each loopback connection together: "
       f"buffers only, which an idle connection has none of; slab is the growth of the kernel caches a connection "
       f"takes its objects from (/proc/slabinfo: tcp_sock, socket inode, file, epoll entry), the same way. "
-      f"Medians over the repetitions, [min–max] beside them.\n")
+      f"Medians over the repetitions, the interval for each beside it.\n")
     for lab in wide:
         ns = sorted({n for (lb, n, _) in pts if lb == lab})
         w(f"### {lab}\n")
@@ -143,8 +181,9 @@ def manyconns_section(run_dir, w):
         if c_lo.median and c_hi.median and hi > lo:
             x = c_hi.median / c_lo.median
             w(f"- CPU per request at N = {hi:,} was {x:.2f}x that at {lo:,} ({c_hi.median:.1f} against "
-              f"{c_lo.median:.1f} µs), with {hi / lo:.0f} times the idle connections: "
-              + ("epoll's cost follows the ready connections, not the held ones." if x <= 1.15 else
+              f"{c_lo.median:.1f} µs), with {hi / lo:.0f} times the idle connections"
+              + noise(c_hi, c_lo, ".1f") + ". "
+              + ("epoll's cost follows the ready connections, not the held ones." if x <= 1.15 or within_noise(c_hi, c_lo) else
                  "more than 15% dearer, though the work was the same; the syscalls and checks per request above "
                  "say whether the loop or the kernel paid it."))
         if r_lo and r_hi and hi > lo:
@@ -330,7 +369,7 @@ def main():
       f"connections of which M = min(500, N) active; 64-byte requests; a fixed rate of {rate:,} requests/s "
       f"(requests released together every {', '.join(sorted(t for t in ticks if t)) or 'instant'}) and a closed loop; "
       f"{reps} repetition(s) of a {', '.join(str(x) for x in sorted(windows))} s window per point. Figures are "
-      f"medians over the repetitions, [min–max] beside them. Every number below is computed from "
+      f"medians over the repetitions. {intervals_said(rows)} Every number below is computed from "
       f"`rows.json` by `bench/lib/report.py`.\n")
 
     w("## Environment\n")
@@ -379,34 +418,48 @@ def main():
 
     shares_section(w, pts, labs, ns, at, rate)
     w("## What the numbers say\n")
+    def st(lab, n, mode, key):
+        return results.stat(pts.get((lab, n, mode), []), key)
+
     facts = []
-    e_sys, b_sys, p_sys = (med(x, at, "rate", "syscalls_any") for x in ("epoll", "busypoll", "poll"))
+    e_sys_s, b_sys_s, p_sys_s = (st(x, at, "rate", "syscalls_any") for x in ("epoll", "busypoll", "poll"))
+    e_sys, b_sys, p_sys = e_sys_s.median, b_sys_s.median, p_sys_s.median
     b_eagain = med("busypoll", at, "rate", "eagain_reads_per_read")
     if e_sys and b_sys:
         facts.append(f"At N={at:,}, busy-poll made {b_sys / e_sys:.0f}x the syscalls of epoll per request "
-                     f"({b_sys:.1f} against {e_sys:.2f})" + (f", {b_eagain:.1f} reads that found nothing for every "
-                                                              f"read that found data." if b_eagain else "."))
-    e_cpu, p_cpu, b_cpu = (med(x, at, "rate", "cpu_us_per_req") for x in ("epoll", "poll", "busypoll"))
+                     f"({b_sys:.1f} against {e_sys:.2f}{noise(b_sys_s, e_sys_s)})"
+                     + (f", {b_eagain:.1f} reads that found nothing for every read that found data." if b_eagain else "."))
+    e_cpu_s, p_cpu_s = st("epoll", at, "rate", "cpu_us_per_req"), st("poll", at, "rate", "cpu_us_per_req")
+    e_cpu, p_cpu = e_cpu_s.median, p_cpu_s.median
     if e_sys and p_sys and e_cpu and p_cpu:
+        quiet = within_noise(p_cpu_s, e_cpu_s)
         facts.append(f"poll made {abs(p_sys - e_sys) / e_sys * 100:.0f}% {'fewer' if p_sys < e_sys else 'more'} syscalls per request "
-                     f"than epoll ({p_sys:.2f} against {e_sys:.2f}) but used {p_cpu / e_cpu:.1f}x its CPU per request "
-                     f"({p_cpu:.1f} µs against {e_cpu:.1f} µs): one poll() call is cheap to count and expensive to make, "
-                     f"since the kernel checks all {at:,} fds every time.")
-    u_sys, u_cpu = med("uring", at, "rate", "syscalls_any"), med("uring", at, "rate", "cpu_us_per_req")
+                     f"than epoll ({p_sys:.2f} against {e_sys:.2f}{noise(p_sys_s, e_sys_s)}) "
+                     + (f"and its CPU per request was {p_cpu / e_cpu:.2f}x epoll's ({p_cpu:.1f} µs against {e_cpu:.1f} µs"
+                        f"{noise(p_cpu_s, e_cpu_s, '.1f')}): at this N and rate the kernel's scan of all {at:,} fds per "
+                        f"call did not show above the repetitions' spread." if quiet else
+                        f"but used {p_cpu / e_cpu:.1f}x its CPU per request ({p_cpu:.1f} µs against {e_cpu:.1f} µs): "
+                        f"one poll() call is cheap to count and expensive to make, since the kernel checks all "
+                        f"{at:,} fds every time."))
+    u_sys_s, u_cpu_s = st("uring", at, "rate", "syscalls_any"), st("uring", at, "rate", "cpu_us_per_req")
+    u_sys, u_cpu = u_sys_s.median, u_cpu_s.median
     u_closed = med("uring", at, "closed", "syscalls_any")
     if u_sys and e_sys and u_cpu and e_cpu:
-        facts.append(f"io_uring made {u_sys:.2f} syscalls per request at the fixed rate (epoll {e_sys:.2f})"
+        facts.append(f"io_uring made {u_sys:.2f} syscalls per request at the fixed rate (epoll {e_sys:.2f}"
+                     f"{noise(u_sys_s, e_sys_s)})"
                      + (f" and {u_closed:.3f} in closed loop" if u_closed else "")
                      + f": one io_uring_enter() per pass carries every send and every completion of the pass. "
-                     f"Its CPU per request was {u_cpu:.1f} µs against epoll's {e_cpu:.1f} µs ({u_cpu / e_cpu:.2f}x): "
-                     f"the syscalls it saves were never most of the cost, which is TCP's work in the kernel, the "
-                     f"same for both.")
+                     f"Its CPU per request was {u_cpu:.1f} µs against epoll's {e_cpu:.1f} µs ({u_cpu / e_cpu:.2f}x"
+                     f"{noise(u_cpu_s, e_cpu_s, '.1f')}): the syscalls it saves were never most of the cost, which "
+                     f"is TCP's work in the kernel, the same for both.")
     for lab in ("busypoll", "epoll", "poll"):
-        lo, hi = med(lab, ns[0], "rate", "syscalls_any"), med(lab, at, "rate", "syscalls_any")
-        clo, chi = med(lab, ns[0], "rate", "cpu_us_per_req"), med(lab, at, "rate", "cpu_us_per_req")
+        s_lo, s_hi = st(lab, ns[0], "rate", "syscalls_any"), st(lab, at, "rate", "syscalls_any")
+        c_lo, c_hi = st(lab, ns[0], "rate", "cpu_us_per_req"), st(lab, at, "rate", "cpu_us_per_req")
+        lo, hi, clo, chi = s_lo.median, s_hi.median, c_lo.median, c_hi.median
         if lo and hi and clo and chi:
             facts.append(f"From N={ns[0]:,} to N={at:,}, {lab}'s syscalls per request went from {lo:.2f} to {hi:.2f} "
-                         f"(x{hi / lo:.1f}) and its CPU per request from {clo:.1f} µs to {chi:.1f} µs (x{chi / clo:.1f}).")
+                         f"(x{hi / lo:.1f}{noise(s_hi, s_lo)}) and its CPU per request from {clo:.1f} µs to "
+                         f"{chi:.1f} µs (x{chi / clo:.1f}{noise(c_hi, c_lo, '.1f')}).")
     busy = [r for r in rows if r["label"] == "busypoll" and r["mode"] == "rate" and r["status"] == "ok"
             and results.published(r)
             and (r.get("server_window") or {}).get("loop_passes")]
@@ -475,8 +528,10 @@ def main():
             w("## Fixed work, timed by hyperfine\n")
             w(open(os.path.join(run_dir, "hyperfine.md")).read())
             fastest = min(res, key=lambda r: r["mean"])
+            f_s = results.Stat(fastest["times"])
             w(f"The fastest was {fastest['command']} at {fastest['mean']:.3f} s (mean of {len(fastest['times'])} runs); "
-              + ", ".join(f"{r['command']} took {r['mean'] / fastest['mean']:.2f}x" for r in res if r is not fastest) + ".\n")
+              + ", ".join(f"{r['command']} took {r['mean'] / fastest['mean']:.2f}x"
+                          + noise(results.Stat(r["times"]), f_s, ".3f", " s") for r in res if r is not fastest) + ".\n")
 
     w("## How to read this\n")
     w("- Syscalls per request count every syscall the server made in the measured window (its own wrappers "

@@ -2,12 +2,16 @@
 
 Shared by summary.py, plotdata.py and report.py so that the table, the charts and the report's
 sentences all come from the same numbers: the median over the `ok` repetitions of a point, with
-its min and max. A point is (server label, N, mode); the label is the server plus its variant
+its min and max and the distribution-free interval for the median (interval.py). A point is (server label, N, mode); the label is the server plus its variant
 when that is not the default one (epoll-edge, blocking-iterative, epoll-t2: echo-epoll --threads 2).
 """
 import json
 import os
 import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interval  # noqa: E402
 
 DEFAULT_VARIANTS = ("default", "level", "threads", "defer_taskrun")
 # A side whose CPUs were this busy was saturated; a fixed rate achieved to within this was met.
@@ -70,7 +74,9 @@ def load(run_dir):
 
 
 class Stat:
-    """median, min, max of one metric over a point's ok repetitions (None when there are none)."""
+    """median, min, max of one metric over a point's ok repetitions (None when there are none), and
+    ci: the sign-test interval for the median at 95% or, below 6 values, the widest there is
+    ([min, max]) with the coverage it has (interval.median_interval)."""
 
     def __init__(self, values):
         values = [v for v in values if v is not None]
@@ -78,6 +84,7 @@ class Stat:
         self.median = statistics.median(values) if values else None
         self.min = min(values) if values else None
         self.max = max(values) if values else None
+        self.ci = interval.median_interval(values)
 
     def __bool__(self):
         return self.median is not None

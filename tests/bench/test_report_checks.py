@@ -13,7 +13,10 @@ repetitions of poll, epoll and libuv at N = 100 and 10,000), checks that:
   - the CPU-shares table holds the profiled repetitions' shares, and the wait share's trend with N
     is said for poll (grew) and epoll (stayed: 21%, 27%, 25% at N = 100, 1,000, 10,000 is +4
     points on the least-squares line, under the report's 10; its end points alone differ by 19%);
-  - plotdata.py writes checks.dat, waitshare.dat and shares.dat with those figures.
+  - plotdata.py writes checks.dat, waitshare.dat and shares.dat with those figures;
+  - the first paragraph gives the intervals' coverage, and a comparison says "within the noise"
+    exactly when the two intervals overlap (epoll's CPU at N = 100 and 10,000: yes; poll's
+    against epoll's at 10,000: no).
 
 usage: test_report_checks.py SOURCE_ROOT
 """
@@ -97,6 +100,16 @@ def main():
             fail("epoll's utilisation should be its 3 published repetitions' 18%")
         if "epoll N=10,000 rate" in report or "epoll N=100 rate" in report:
             fail("a kernel-counted repetition's server-bound verdict leaked into the report")
+        # intervals: 3 published reps a point give [min, max] at 75%; a comparison whose intervals
+        # overlap says so, one whose intervals are apart does not
+        if "with 3 repetition(s) a point it covers the median with 75% probability" not in report:
+            fail("the first paragraph does not say the intervals' coverage (75% at 3 repetitions)")
+        trend = next((x for x in report.splitlines() if x.startswith("- From N=100 to N=10,000, epoll's")), "")
+        if "(x1.0; within the noise: the intervals [10.0–12.0] and [10.0–12.0] overlap)" not in trend:
+            fail(f"epoll's CPU from N=100 to 10,000 (10-12 µs at both) should be within the noise: {trend!r}")
+        versus = next((x for x in report.splitlines() if x.startswith("- poll made")), "")
+        if "but used 6.0x its CPU per request (66.0 µs against 11.0 µs): one poll()" not in versus:
+            fail(f"poll's 60-72 µs against epoll's 10-12 µs is a difference, not noise: {versus!r}")
         with open(os.path.join(d, "plots", "checks.dat")) as f:
             checks = f.read()
         if '"libuv"' not in checks or "10000 1.5 " not in checks or "10000 5001 " not in checks:
