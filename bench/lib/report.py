@@ -39,9 +39,8 @@ def rng(s, spec=".2f", unit=""):
     """median [lo–hi] of a Stat: the interval for its median (results.Stat.ci), or a dash."""
     if not s:
         return "–"
-    if s.ci and s.ci.n > 1 and s.ci.lo != s.ci.hi:
-        return f"{format(s.median, spec)}{unit} [{format(s.ci.lo, spec)}–{format(s.ci.hi, spec)}]"
-    return f"{format(s.median, spec)}{unit}"
+    lo, hi = (format(x, spec) for x in (s.ci.lo, s.ci.hi))
+    return f"{format(s.median, spec)}{unit}" + (f" [{lo}–{hi}]" if lo != hi else "")
 
 
 def within_noise(a, b):
