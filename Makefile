@@ -32,7 +32,7 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS EXTRA CONNS RATE REPS QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK SLO CAP_REPS CAP_DURATION CAP_START
+export SERVERS EXTRA CONNS RATE REPS REPS_CAP REPS_WITHIN QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK SLO CAP_REPS CAP_DURATION CAP_START
 
 .PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns bench-capacity plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture tax

@@ -8,7 +8,8 @@ without running; a server killed mid-run gives a `failed:` row, the next repetit
 nothing is left behind (no process, no cgroup); an --out path with quotes, spaces and shell syntax
 in it is a path, never a command; --profile adds a row sampled by perf record whose CPU shares sum
 to 1, with its report kept and its perf.data gone; bad role counts and --clients' bad options
-are usage errors (exit 2, one line). Where bench/lib/profile.py is not in this checkout yet, the profile case runs bench/run
+are usage errors (exit 2, one line); --reps auto stops where its rule, recomputed from its rows, says (and
+runs to the cap for a target no machine meets). Where bench/lib/profile.py is not in this checkout yet, the profile case runs bench/run
 with a stand-in this test writes (its interface, perf report's plain figures) and says so.
 
 No bound here is a time or a rate: the fixed rate is a tenth of what epoll did in closed loop in
@@ -409,7 +410,11 @@ def usage_errors(src, build, out):
              ("--loadgens 0", ["--loadgens", "0"]),
              ("--loadgens with --clients", ["--loadgens", "2", "--clients", "127.0.0.2", "--server-addr", "127.0.0.1"]),
              ("more hosts than active connections", ["--clients", "127.0.0.2,127.0.0.3", "--server-addr",
-                                                     "127.0.0.1", "--active", "1"])]
+                                                     "127.0.0.1", "--active", "1"]),
+             ("--reps-cap without --reps auto", ["--reps-cap", "8"]),
+             ("--reps auto --reps-cap 3", ["--reps", "auto", "--reps-cap", "3"]),
+             ("--reps auto --reps-within 0", ["--reps", "auto", "--reps-within", "0"]),
+             ("--reps auto --reps-within x", ["--reps", "auto", "--reps-within", "x"])]
     for what, args in cases:
         p = subprocess.run(bench_run_argv("epoll", 10, 1, f"{out}/u", *args), cwd=src,
                            env=dict(os.environ, BUILD=build), capture_output=True, text=True, timeout=60)
@@ -417,6 +422,38 @@ def usage_errors(src, build, out):
             fail(f"{what}: exit {p.returncode}, want 2 with one line: {p.stderr!r}")
         if os.path.exists(f"{out}/u/rows.csv"):
             fail(f"{what}: a usage error wrote rows")
+
+
+def auto_reps(src, build, out, rate):
+    """7. --reps auto: published repetitions until the 95% interval of the median CPU per request is
+    within --reps-within of it, from 6 to --reps-cap. The verdict line must agree with the rule
+    recomputed from the rows it wrote; a target no machine meets (0.001%) runs to the cap."""
+    sys.path.insert(0, os.path.join(src, "bench", "lib"))
+    import interval
+    for within, cap in (("0.001", 7), ("25", 9)):
+        d = f"{out}/auto{cap}"
+        p = subprocess.run(bench_run_argv("epoll", 50, 50, d, "--rate", str(rate), "--duration", "0.3s",
+                                          "--warmup", "0.1s", "--reps", "auto", "--reps-within", within,
+                                          "--reps-cap", str(cap), "--counted-reps", "0"),
+                           cwd=src, env=dict(os.environ, BUILD=build), capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            fail(f"--reps auto --reps-within {within}: exit {p.returncode}: {p.stderr[-400:]}")
+        with open(os.path.join(d, "rows.json")) as f:
+            rows = json.load(f)
+        line = next((x for x in p.stderr.splitlines() if "--reps auto:" in x), "")
+        vals = [r["cpu_us_per_req"] for r in rows if r["status"] == "ok"]
+        iv = interval.median_interval(vals)
+        met = iv.coverage >= 0.95 and max(iv.median - iv.lo, iv.hi - iv.median) <= float(within) / 100 * iv.median
+        first = interval.median_interval(vals[:-1]) if len(vals) > 6 else None
+        met_before = first and first.coverage >= 0.95 and \
+            max(first.median - first.lo, first.hi - first.median) <= float(within) / 100 * first.median
+        if not 6 <= len(rows) <= cap or met_before:
+            fail(f"--reps auto --reps-within {within} --reps-cap {cap}: {len(rows)} rows, want 6..{cap}, "
+                 f"and none after the interval was met: {vals}")
+        if met != ("stopped" in line) or (not met and (len(rows) != cap or "at the cap" not in line)):
+            fail(f"--reps auto --reps-within {within}: the line {line!r} against the rows' {iv}")
+        if within == "0.001" and (met or len(rows) != cap):
+            fail(f"--reps-within 0.001%: {len(rows)} rows, want the cap {cap}: {line!r}")
 
 
 def main():
@@ -431,6 +468,7 @@ def main():
         out_with_shell_syntax(src, build, out, rate)
         profiled(src, build, out, rate)
         usage_errors(src, build, out)
+        auto_reps(src, build, out, rate)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     print("bench/run: ok")
