@@ -100,7 +100,7 @@ plots:
 	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; \
 	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; \
 	    */cdf.gp) [ -s $(RUN)/plots/cdf.dat ] || continue ;; \
-	    */checks.gp|*/waitshare.gp|*/shares.gp|*/capacity.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
+	    */checks.gp|*/waitshare.gp|*/shares.gp|*/capacity.gp|*/balance.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)

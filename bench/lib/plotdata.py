@@ -12,6 +12,7 @@ usage: plotdata.py RUN_DIR
 import glob
 import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -77,6 +78,64 @@ def loops(row):
     return n
 
 
+def exclusive(row):
+    """An echo-epoll row with one listener in every loop's set (--accept exclusive, EPOLLEXCLUSIVE)."""
+    args = (row.get("server_args") or "").split()
+    return "--accept" in args and args.index("--accept") + 1 < len(args) and args[args.index("--accept") + 1] == "exclusive"
+
+
+# The per-loop figures a row's server_window carries (snapshots.py): connections held (every
+# accept of the run, since they all connect before the window), requests and CPU in the window.
+BALANCE = (("conns", "connections"), ("requests", "requests"), ("cpu_us", "CPU"))
+
+
+def balance(rows):
+    """The published rows of servers with several loops -> {(label, load): {"loops": k, "reps": n,
+    "shares": {key: [median share of loop i]}, "jain": {key: results.Stat}}}; load is "closed" or
+    the rate ("50k"). Jain's index (snapshots.jain): 1 when every loop has the same, 1/k when one
+    has it all."""
+    by = {}
+    for r in rows:
+        w = r.get("server_window") or {}
+        if r["status"] != "ok" or not results.published(r) or len(w.get("loops") or []) < 2 or not w.get("fairness"):
+            continue
+        load = "closed" if r["mode"] == "closed" else f"{int(r['offered_rps']) // 1000}k"
+        by.setdefault((results.label(r), load), []).append(w)
+    out = {}
+    for key, ws in by.items():
+        k = min(len(w["loops"]) for w in ws)
+        shares = {}
+        for m, _ in BALANCE:
+            per = [[lp[m] / tot for lp in w["loops"][:k]] for w in ws
+                   if (tot := sum(lp[m] for lp in w["loops"][:k]))]
+            shares[m] = [statistics.median(x[i] for x in per) for i in range(k)] if per else None
+        out[key] = {"loops": k, "reps": len(ws), "shares": shares,
+                    "jain": {m: results.Stat([w["fairness"].get(m) for w in ws]) for m, _ in BALANCE}}
+    return out
+
+
+def balance_file(run_dir, d):
+    """RUN_DIR/scaling -> plots/balance.dat: at the first fixed rate (the same work for each), one line
+    per server with several loops and figure, each loop's share in percent."""
+    target = os.path.join(d, "balance.dat")
+    path = os.path.join(run_dir, "scaling")
+    got = balance(results.load(path)[0]) if os.path.exists(os.path.join(path, "rows.json")) else {}
+    rates = sorted({ld for _, ld in got if ld != "closed"}, key=lambda x: int(x[:-1]))
+    got = {lab: v for (lab, ld), v in got.items() if rates and ld == rates[0]}
+    if not got:
+        if os.path.exists(target):
+            os.remove(target)
+        return 0
+    k = max(v["loops"] for v in got.values())
+    with open(target, "w") as f:
+        f.write("what " + " ".join(f'"loop {i + 1}"' for i in range(k)) + "\n")
+        for lab, v in got.items():
+            for m, name in BALANCE:
+                sh = v["shares"][m] or []
+                f.write(f'"{lab}: {name}" ' + " ".join(f"{100 * x:.2f}" for x in sh + [0.0] * (k - len(sh))) + "\n")
+    return k
+
+
 def scaling(run_dir, d):
     """RUN_DIR/scaling (bench/scaling) -> plots/scaling.dat: one block per load, x = event loops.
     Closed loop: thousand requests per second; each fixed rate: server CPU µs per request."""
@@ -87,7 +146,7 @@ def scaling(run_dir, d):
             os.remove(target)
         return
     rows, _ = results.load(path)
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = [r for r in rows if r["status"] == "ok" and not exclusive(r)]  # x is the loops: reuseport's
     blocks = [("closed loop: k req/s", "closed", None, "achieved_rps", 1e-3),
               ("closed loop: CPU us/req", "closed", None, "cpu_us_per_req", 1.0)]
     for rate in sorted({r["offered_rps"] for r in ok if r["mode"] == "rate"}):
@@ -191,6 +250,7 @@ def main():
                         f.write(f"{float(v) / 1000:.6g} {min(float(frac), 0.999999):.9f} {style(lab)}\n")
                 f.write("\n\n")
     scaling(run_dir, d)
+    balance_k = balance_file(run_dir, d)
     slo = capacity(run_dir, d)
     machine = f"{meta.get('cpu_model', '?')}, {meta.get('cores', '?')} vCPU, Linux {meta.get('kernel', '?')}"
     rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
@@ -198,6 +258,7 @@ def main():
         f.write(f'machine = "{machine}"\n')
         f.write(f'rate = "{rate // 1000}k req/s" \n' if rate else 'rate = "?"\n')
         f.write(f"at_n = {at}\n")
+        f.write(f"balance_loops = {balance_k}\n")
         f.write(f'placement = "{meta.get("placement", "?")}"\n')
         f.write(f'slo = "{slo or "?"}"\n')
     for stale in glob.glob(os.path.join(d, "*.tmp")):

@@ -27,6 +27,7 @@ CHARTS = [
     ("cdf", "Latency distribution"),
     ("hyperfine", "Fixed work timed by hyperfine"),
     ("scaling", "A second event loop: echo-epoll --threads 1 and 2"),
+    ("balance", "Per-loop shares of connections, requests and CPU with two loops"),
     ("capacity", "Sustainable requests per second under the latency bound, against N"),
 ]
 
@@ -81,7 +82,8 @@ def ratio(a, b):
 
 
 def scaling_section(run_dir, w):
-    """bench/scaling's rows (RUN_DIR/scaling): echo-epoll with 1 and 2 event loops, placement all."""
+    """bench/scaling's rows (RUN_DIR/scaling): echo-epoll with 1 and 2 event loops, placement all,
+    two loops accepting by SO_REUSEPORT and by EPOLLEXCLUSIVE; then how evenly the loops shared."""
     path = os.path.join(run_dir, "scaling")
     if not os.path.exists(os.path.join(path, "rows.json")):
         return
@@ -89,46 +91,88 @@ def scaling_section(run_dir, w):
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return
-    loops = sorted({plotdata.loops(r) for r in ok})
+    nloops = {results.label(r): plotdata.loops(r) for r in ok}
+    labs = sorted(nloops, key=lambda lab: (nloops[lab], lab))
     rates = sorted({r["offered_rps"] for r in ok if r["mode"] == "rate"})
     n = ok[0]["connections"]
 
-    def pick(t, mode, rate=None):
-        return [r for r in ok if plotdata.loops(r) == t and r["mode"] == mode and (rate is None or r["offered_rps"] == rate)]
+    def pick(lab, mode, rate=None):
+        return [r for r in ok if results.label(r) == lab and r["mode"] == mode and (rate is None or r["offered_rps"] == rate)]
 
     w("## A second event loop\n")
     w(f"`bench/scaling`: echo-epoll with `--threads T` at N={n:,} connections, {ok[0]['active']} active, the server "
-      f"and the loadgen both free to run on every CPU (placement all). Server CPU is summed over its threads, so "
-      f"its utilisation can pass 100%. Medians over the repetitions, the interval for each beside it.\n")
-    w("| threads | closed: req/s | closed: CPU µs/req | closed: server / loadgen busy | "
+      f"and the loadgen both free to run on every CPU (placement all); with two loops, each with a SO_REUSEPORT "
+      f"listener of its own (the default) and with one listener in both loops' sets (`--accept exclusive`, "
+      f"EPOLLEXCLUSIVE). Server CPU is summed over its threads, so its utilisation can pass 100%. Medians over "
+      f"the repetitions, the interval for each beside it.\n")
+    w("| server | loops | closed: req/s | closed: CPU µs/req | closed: server / loadgen busy | "
       + " | ".join(f"{int(r) // 1000}k req/s: CPU µs/req" for r in rates) + " |")
-    w("| ---: | ---: | ---: | ---: |" + " ---: |" * len(rates))
-    for t in loops:
-        c = pick(t, "closed")
+    w("| --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(rates))
+    for lab in labs:
+        c = pick(lab, "closed")
         su, lu = results.Stat([r.get("server_util") for r in c]), results.Stat([r.get("loadgen_util") for r in c])
         busy = f"{su.median * 100:.0f}% / {lu.median * 100:.0f}%" if su and lu else "–"
-        w(f"| {t} | {rng(results.stat(c, 'achieved_rps'), ',.0f')} | {rng(results.stat(c, 'cpu_us_per_req'), '.1f')} | {busy} | "
-          + " | ".join(rng(results.stat(pick(t, 'rate', r), 'cpu_us_per_req'), '.1f') for r in rates) + " |")
+        w(f"| {lab} | {nloops[lab]} | {rng(results.stat(c, 'achieved_rps'), ',.0f')} | {rng(results.stat(c, 'cpu_us_per_req'), '.1f')} | {busy} | "
+          + " | ".join(rng(results.stat(pick(lab, 'rate', r), 'cpu_us_per_req'), '.1f') for r in rates) + " |")
     w("")
-    if len(loops) >= 2:
-        a, b = loops[0], loops[-1]
+    plain = [lab for lab in labs if not any(plotdata.exclusive(r) for r in ok if results.label(r) == lab)]
+    if len({nloops[lab] for lab in plain}) >= 2:
+        a, b = plain[0], plain[-1]
+        la, lb = nloops[a], nloops[b]
         sa, sb = results.stat(pick(a, "closed"), "achieved_rps"), results.stat(pick(b, "closed"), "achieved_rps")
         ta, tb = sa.median, sb.median
         if ta and tb:
-            w(f"- Closed loop, {b} loops against {a}: {tb / ta:.2f}x the throughput{noise(sb, sa, ',.0f')}. "
+            w(f"- Closed loop, {lb} loops against {la}: {tb / ta:.2f}x the throughput{noise(sb, sa, ',.0f')}. "
               f"On a 2-core machine the loadgen needs "
               f"about as much CPU per request as the server (TCP costs both sides alike), so the whole machine, not the "
               f"server's loop count, is the bound; a second loop can only take CPU the loadgen would have used.")
         for r in rates:
-            sa, sb = (results.stat(pick(t, "rate", r), "cpu_us_per_req") for t in (a, b))
+            sa, sb = (results.stat(pick(lab, "rate", r), "cpu_us_per_req") for lab in (a, b))
             ca, cb = sa.median, sb.median
             if ca and cb:
                 why = ("" if within_noise(sa, sb) else
                        ": more: each loop wakes for its share of the events, so every wake-up carries fewer"
                        if cb > ca else ": less")
-                w(f"- At {r:,.0f} req/s, CPU per request with {b} loops was {cb / ca:.2f}x that with {a} "
+                w(f"- At {r:,.0f} req/s, CPU per request with {lb} loops was {cb / ca:.2f}x that with {la} "
                   f"({cb:.1f} against {ca:.1f} µs){noise(sb, sa, '.1f')}{why}.")
         w("")
+    balance_section(rows, w)
+
+
+def balance_section(rows, w):
+    """How evenly each multi-loop server's loops shared connections, requests and CPU (plotdata.balance),
+    and Jain's index of each; one sentence comparing the two ways of accepting."""
+    got = plotdata.balance(rows)
+    if not got:
+        return
+    w("### Balance across loops\n")
+    w("Each loop's share of the connections it holds (all of them connect before the window, so these are its "
+      "accepts), of the requests it served in the window and of the server's CPU there (each loop's own thread, "
+      "RUSAGE_THREAD), medians over the published repetitions; then Jain's fairness index of each over the loops, "
+      "(Σx)² / (k·Σx²): 1 when every loop has the same, 1/k when one has it all.\n")
+    w("| server | load | connections | requests | CPU | Jain: connections | Jain: requests | Jain: CPU |")
+    w("| --- | --- | --- | --- | --- | ---: | ---: | ---: |")
+    for (lab, load), v in got.items():
+        sh = ["/".join(f"{100 * x:.0f}%" for x in v["shares"][m]) if v["shares"][m] else "–" for m, _ in plotdata.BALANCE]
+        w(f"| {lab} | {load} | " + " | ".join(sh) + " | "
+          + " | ".join(rng(v["jain"][m], ".3f") for m, _ in plotdata.BALANCE) + " |")
+    w("")
+    rates = sorted({ld for _, ld in got if ld != "closed"}, key=lambda x: int(x[:-1]))
+    at = rates[0] if rates else "closed"
+    two = [(lab, v) for (lab, ld), v in got.items() if ld == at]
+    ex = [(lab, v) for lab, v in two if "exclusive" in lab]
+    rp = [(lab, v) for lab, v in two if "exclusive" not in lab and v["loops"] == (ex[0][1]["loops"] if ex else 0)]
+    if ex and rp:
+        (le, ve), (lr, vr) = ex[0], rp[0]
+        parts = []
+        for m, name in plotdata.BALANCE:
+            je, jr = ve["jain"][m], vr["jain"][m]
+            if je and jr:
+                parts.append(f"{name} {jr.median:.3f} against {je.median:.3f}{noise(jr, je, '.3f')}")
+        w(f"- At {at} req/s, Jain's index of {lr} (SO_REUSEPORT: the kernel hashes each connection to a listener) "
+          f"against {le} (EPOLLEXCLUSIVE: one listener, the kernel wakes one waiting loop, the last to wait first): "
+          + "; ".join(parts) + ". The connections' index is the accept balance; the requests' and CPU's follow "
+          "from which loops hold the active connections.\n")
 
 
 def manyconns_section(run_dir, w):
