@@ -1,12 +1,15 @@
 # Makefile - the front door. The build is meson's; this only names the jobs.
 #   make          build everything (installs missing Debian packages first when run as root)
 #   make test     the unit and integration suites, in a normal and an ASan+UBSan build
-#   make bench    the main job: the measured sweep, hyperfine, bench/scaling, bench/manyconns, charts and report (~20 min;
-#                 QUICK=1 ~4 min; SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 override)
+#   make bench    the main job: the measured sweep (its rate from echo-epoll's capacity), every server's
+#                 capacity (bench/capacities), sizes and pipelining (bench/shapes), hyperfine,
+#                 bench/scaling, bench/manyconns, charts and report (~30 min; QUICK=1 ~3 min;
+#                 SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 SIZES="64 1KiB" override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
 #   make bench-manyconns   10,000 to 100,000 connections (bench/manyconns), into RUN
+#   make bench-shapes      sizes 64 B, 1 KiB, 16 KiB and pipeline 1, 16 at N = 10,000 (bench/shapes), into RUN
 #   make bench-capacity    every server's capacity under SLO (default p99=5ms) at CONNS (default
 #                 1,000 and 10,000: bench/capacities), into RUN, then its charts and report again
 #   make waitcost the wait-cost microbenchmark (bench/waitcost/): select, poll, epoll_wait, io_uring
@@ -32,9 +35,9 @@ ASAN_BUILD ?= build-asan
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 RUN        ?= results/latest
-export SERVERS EXTRA CONNS RATE REPS REPS_CAP REPS_WITHIN QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK SLO CAP_REPS CAP_DURATION CAP_START
+export SERVERS EXTRA CONNS RATE REPS SIZES PIPELINE SHAPE_SIZES SHAPE_PIPELINE SHAPE_CONNS REPS_CAP REPS_WITHIN QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK SLO CAP_REPS CAP_DURATION CAP_START
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns bench-capacity plots regress regress-update clean deps \
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns bench-capacity bench-shapes plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture tax
 
 # regress: this build against its base commit (results/baseline.csv's, or BASE=<rev>), both measured
@@ -71,6 +74,8 @@ bench-deps:
 # job reads that.
 bench: bench-deps all
 	bench/sweep
+	bench/capacities $(RUN)
+	bench/shapes $(RUN)
 	bench/hyperfine $(RUN)
 	bench/scaling $(RUN)
 	bench/manyconns $(RUN)
@@ -89,6 +94,10 @@ bench-scaling: bench-deps all
 bench-manyconns: bench-deps all
 	bench/manyconns $(RUN)
 
+bench-shapes: bench-deps all
+	bench/shapes $(RUN)
+	$(MAKE) --no-print-directory plots RUN=$(RUN)
+
 bench-capacity: bench-deps all
 	bench/capacities $(RUN)
 	$(MAKE) --no-print-directory plots RUN=$(RUN)
@@ -100,7 +109,7 @@ plots:
 	  case $$g in */common.gp) continue ;; */hyperfine.gp) [ -f $(RUN)/plots/hyperfine.dat ] || continue ;; \
 	    */scaling.gp) [ -f $(RUN)/plots/scaling.dat ] || continue ;; \
 	    */cdf.gp) [ -s $(RUN)/plots/cdf.dat ] || continue ;; \
-	    */checks.gp|*/waitshare.gp|*/shares.gp|*/capacity.gp|*/balance.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
+	    */checks.gp|*/waitshare.gp|*/shares.gp|*/capacity.gp|*/balance.gp|*/shapes-cpu.gp|*/shapes-syscalls.gp) [ -s $(RUN)/plots/$$(basename $$g .gp).dat ] || continue ;; esac; \
 	  gnuplot -e "dir='$(RUN)/plots'" -e "load 'plots/common.gp'" $$g || exit 1; \
 	done
 	python3 bench/lib/report.py $(RUN)

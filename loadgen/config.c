@@ -27,7 +27,8 @@ static const struct opts_program program = {
 	"Opens --connections N to an echo server, of which --active M send requests of --size\n"
 	"bytes, checks every byte that comes back, and reports throughput and latency percentiles\n"
 	"of the measured window (after --warmup) as JSON (stdout or --json) and a summary (stderr).\n"
-	"Without --rate: closed loop, --pipeline requests in flight per active connection.\n\n",
+	"Without --rate: closed loop, --pipeline requests in flight per active connection; with\n"
+	"--rate, requests go in batches of --pipeline, written at once to one connection.\n\n",
 	"\nNumbers take units: 10k, 4KiB, 2s, 250ms. Exit status: 0 ok, 1 errors or starved\n"
 	"connections or a failed set-up, 2 bad usage.\n",
 	26,
@@ -74,7 +75,7 @@ void config_parse(struct config *cfg, int argc, char **argv)
 		{"duration", OPT_DURATION, &cfg->duration_ns, 1, UINT64_MAX, "TIME", "measured window (default 5s)"},
 		{"warmup", OPT_DURATION, &cfg->warmup_ns, 0, UINT64_MAX, "TIME", "traffic before the window (default 1s)"},
 		{"rate", OPT_COUNT, &cfg->rate, 0, UINT64_MAX, "R", "total requests per second (default: closed loop)"},
-		{"pipeline", OPT_COUNT, &cfg->pipeline, 1, 1024, "K", "requests in flight per active connection (1)"},
+		{"pipeline", OPT_COUNT, &cfg->pipeline, 1, 1024, "K", "requests in flight per connection; --rate: per batch (1)"},
 		{"threads", OPT_COUNT, &cfg->threads, 1, 64, "T", "threads, each with its own event loop (1)"},
 		{"requests", OPT_COUNT, &cfg->requests, 0, UINT64_MAX, "K",
 		 "stop after K responses in the window (fixed work)"},

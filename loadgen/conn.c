@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 const char *const err_names[ERR__COUNT] = {
@@ -131,14 +132,23 @@ void lconn_drain(struct worker *w, struct lconn *c)
 	set_want_out(w, c, false);
 }
 
-/* Send what is due, up to --pipeline requests in flight, one write() per request. */
+/* Send what is due, up to --pipeline requests in flight, in one writev() per call: requests that
+ * fall due together (a pipelined batch at a fixed rate, or the closed loop's first K) leave in one
+ * write, as a pipelining client writes them, so that the server's read can take the batch. */
 bool lconn_send(struct worker *w, struct lconn *c, uint64_t now)
 {
+	enum { IOVS = 64 };
 	while (!c->dead && c->tx_seq < c->q_end && c->tx_seq - c->rx_seq < w->cfg->pipeline) {
-		struct slot *s = slot_of(c, c->tx_seq);
-		if (c->tx_off == 0)
-			s->sent_ns = now;
-		ssize_t n = write(c->fd, payload(c, c->tx_seq) + c->tx_off, req_size - c->tx_off);
+		struct iovec iov[IOVS];
+		uint64_t limit = c->rx_seq + w->cfg->pipeline, end = c->q_end < limit ? c->q_end : limit;
+		int k = 0;
+		for (uint64_t seq = c->tx_seq; seq < end && k < IOVS; seq++, k++) {
+			uint64_t off = seq == c->tx_seq ? c->tx_off : 0;
+			if (off == 0)
+				slot_of(c, seq)->sent_ns = now;
+			iov[k] = (struct iovec){(void *)(payload(c, seq) + off), req_size - off};
+		}
+		ssize_t n = writev(c->fd, iov, k);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -149,11 +159,19 @@ bool lconn_send(struct worker *w, struct lconn *c, uint64_t now)
 		}
 		if (atomic_load_explicit(&run_phase, memory_order_relaxed) == PHASE_MEASURE)
 			w->bytes_out += (uint64_t)n;
-		c->tx_off += (uint64_t)n;
-		if (c->tx_off < req_size)
+		uint64_t left = (uint64_t)n;
+		while (left > 0) { /* advance over whole requests, then into the one cut short */
+			uint64_t rest = req_size - c->tx_off;
+			if (left < rest) {
+				c->tx_off += left;
+				break;
+			}
+			left -= rest;
+			c->tx_seq++;
+			c->tx_off = 0;
+		}
+		if (c->tx_off > 0)
 			break; /* the socket is full: wait for EPOLLOUT */
-		c->tx_seq++;
-		c->tx_off = 0;
 	}
 	set_want_out(w, c, !c->dead && c->tx_off > 0);
 	return !c->dead;

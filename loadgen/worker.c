@@ -4,7 +4,9 @@
  *  - closed loop: each active connection keeps --pipeline requests in flight; a response sends the
  *    next request at once;
  *  - fixed rate: this thread's j-th request falls due at start + j * interval and goes to its active
- *    connection j mod M_t. The loop sleeps exactly until the next one is due (epoll_pwait2, with
+ *    connection j mod M_t; with --pipeline K, in batches: requests j..j+K-1 (j a multiple of K)
+ *    fall due together, at the first one's time, on connection (j / K) mod M_t, and leave in one
+ *    write, as a pipelining client (redis-benchmark -P) sends them. The loop sleeps exactly until the next one is due (epoll_pwait2, with
  *    nanosecond timeouts and the timer slack set to 1 ns), so requests leave evenly spaced; or,
  *    with --tick, in one burst per tick.
  * Drain: when the window ends, no more requests are sent, and the loop runs on until every request
@@ -53,6 +55,7 @@ static void close_all(struct worker *w)
  * timers make it). Latency counts from this time either way. */
 static uint64_t due(const struct worker *w, uint64_t j)
 {
+	j -= j % w->cfg->pipeline; /* a pipelined batch falls due at once, at its first request's time */
 	uint64_t t = (uint64_t)((unsigned __int128)j * w->rate_num / w->rate_den);
 	if (w->cfg->tick_ns)
 		t -= t % w->cfg->tick_ns;
@@ -140,7 +143,8 @@ static void traffic(struct worker *w)
 		worker_flush_sends(w, now);
 		if (cfg->rate && w->nactive) {
 			for (uint64_t d; (d = due(w, w->next_req)) <= now; w->next_req++) {
-				struct lconn *c = w->actives[w->next_req % w->nactive];
+				/* --pipeline K: K consecutive requests to one connection, one batch */
+				struct lconn *c = w->actives[(w->next_req / cfg->pipeline) % w->nactive];
 				if (c->dead)
 					continue;
 				lconn_schedule(w, c, d);

@@ -7,8 +7,11 @@ K repetitions; it passes when the median over them of the chosen percentile, mea
 request's scheduled send (the loadgen's corrected latency: no coordinated omission), is within
 the bound AND the median achieved rate is at least MET (99%) of R, with every repetition's row ok.
 A step that fails while the loadgen's CPU was saturated and the server's was not (the row's
-`bound` is loadgen: bench/run's sampler of both sides' cgroups) ends the search: what was
-measured past that point would be the loadgen's capacity.
+`bound` is loadgen, bench/run's sampler of both sides' cgroups, in most of its repetitions) is the
+loadgen's limit, not the server's: nothing above it is measured. The search bisects below it (the
+rates between the last pass and that limit are still the server's to pass or fail) and, when the
+bracket's upper end is such a step, ends as loadgen_bound: the capacity is at least the bracket's
+lower end, and the loadgen could not drive the upper one.
 
 The search brackets (from START, doubling after a pass, halving after a fail, within FLOOR and
 CEILING), then bisects the bracket geometrically until its ends are within PRECISION (5%) of each
@@ -17,18 +20,33 @@ other. The capacity is the bracket's lower end: the highest rate that passed.
     parse_slo("p99=1ms") -> ("p99", 1000.0)        (p50, p90, p99, p999, p9999, max; us, ms, s)
     verdict(rows, rate, pct, bound_us) -> Step
     search(measure, start, floor, ceiling, precision) -> Result
+    interval(steps, capacity) -> (lo, hi)
+
+The capacity's interval. The bracket says how far bisection went, not how sure each verdict was:
+with 3 repetitions a step's median can pass by luck. Each step is also judged at the ends of its
+repetitions' median intervals (bench/lib/interval.py, the sign test's order statistics; [min, max]
+at 3 reps): `sure` is pass when even the interval's worst end passes (the percentile's upper end
+within the bound, the achieved share's lower end at least MET), fail when even its best end fails,
+None when the noise decides. The interval runs from the highest surely passing step at or below
+the capacity to the lowest surely failing step above it: the rates in between are those the
+measurement could not tell apart from the capacity.
 measure(rate) -> Step is the caller's (bench/capacity runs bench/run); this module runs nothing.
+`capacity.py same DIR SLO REPS` exits 0 when DIR holds a finished search under that SLO and
+repetitions (bench/capacities keeps it). `capacity.py start RUN_DIR SERVER N` prints where bench/capacities starts a search: half the median
+closed-loop req/s of that point in RUN_DIR's rows (the sweep measured it already), or auto.
 """
 import math
 import re
 import statistics
 from collections import namedtuple
 
+import interval as median_interval
+
 MET = 0.99
 PRECISION = 0.05
 PERCENTILES = {"p50": "p50_us", "p90": "p90_us", "p99": "p99_us", "p999": "p999_us", "max": "max_us"}
 
-Step = namedtuple("Step", "rate verdict percentile_us achieved_ratio reps why")
+Step = namedtuple("Step", "rate verdict percentile_us achieved_ratio reps why sure", defaults=(None,))
 Result = namedtuple("Result", "verdict capacity bracket steps")
 
 
@@ -59,7 +77,18 @@ def verdict(rows, rate, pct, bound_us):
     achieved = statistics.median(r["achieved_rps"] / rate for r in ok) if ok else None
     # the row's bound (row.py): the loadgen's CPUs saturated and the server's not. (The loadgen
     # JSON's own loadgen_bound is true for any missed rate, whoever missed it.)
-    behind = any(r.get("bound") == "loadgen" for r in rows)
+    # A step is the loadgen's when most of its repetitions were (a median verdict, like the rest).
+    behind = 2 * sum(r.get("bound") == "loadgen" for r in rows) > len(rows)
+    sure = None
+    if ok and not bad:
+        pi = median_interval.median_interval([r[key] for r in ok])
+        ai = median_interval.median_interval([r["achieved_rps"] / rate for r in ok])
+        if pi.hi <= bound_us and ai.lo >= MET:
+            sure = "pass"
+        elif pi.lo > bound_us or ai.hi < MET:
+            sure = "fail"
+    elif bad:  # errors, a refused or timed-out request: not latency noise, a failure
+        sure = "fail"
     if bad:
         why = f"{len(bad)} of {len(rows)} reps not ok ({bad[0]})"
     elif p > bound_us:
@@ -67,16 +96,17 @@ def verdict(rows, rate, pct, bound_us):
     elif achieved < MET:
         why = f"achieved {achieved:.1%} of the offered rate < {MET:.0%}"
     else:
-        return Step(rate, "pass", p, achieved, len(rows), f"{pct} {p:,.0f} us, achieved {achieved:.1%}")
+        return Step(rate, "pass", p, achieved, len(rows), f"{pct} {p:,.0f} us, achieved {achieved:.1%}", sure)
     if behind:
-        return Step(rate, "loadgen", p, achieved, len(rows), why + "; the loadgen could not keep its schedule")
-    return Step(rate, "fail", p, achieved, len(rows), why)
+        return Step(rate, "loadgen", p, achieved, len(rows), why + "; the loadgen could not keep its schedule", sure)
+    return Step(rate, "fail", p, achieved, len(rows), why, sure)
 
 
 def search(measure, start, floor, ceiling, precision=PRECISION):
     """Bracket, then bisect. Verdicts: ok (capacity within the bracket's precision), unsupported:<why>
     (the server cannot run this point at any rate: select past FD_SETSIZE), loadgen_bound
-    (a step the loadgen could not drive: capacity is the highest pass so far, or None), ceiling
+    (the bracket's upper end is a step the loadgen could not drive: the capacity is at least its
+    lower end; None when even the first step was the loadgen's), ceiling
     (even CEILING passed: capacity at least that), below_floor (even FLOOR failed: None)."""
     if not 0 < floor <= start <= ceiling:
         raise ValueError("want 0 < floor <= start <= ceiling")
@@ -87,7 +117,11 @@ def search(measure, start, floor, ceiling, precision=PRECISION):
         if s.verdict.startswith("unsupported"):
             return Result(s.verdict, None, (None, None), steps)
         if s.verdict == "loadgen":
-            return Result("loadgen_bound", lo, (lo, r), steps)
+            if lo is None:
+                return Result("loadgen_bound", None, (None, r), steps)
+            hi, hi_loadgen = r, True
+            break
+        hi_loadgen = False
         if s.verdict == "pass":
             lo = r
             if hi is not None:
@@ -108,10 +142,74 @@ def search(measure, start, floor, ceiling, precision=PRECISION):
             break
         s = measure(r)
         steps.append(s)
-        if s.verdict == "loadgen":
-            return Result("loadgen_bound", lo, (lo, hi), steps)
         if s.verdict == "pass":
             lo = r
         else:
-            hi = r
-    return Result("ok", lo, (lo, hi), steps)
+            hi, hi_loadgen = r, s.verdict == "loadgen"
+    return Result("loadgen_bound" if hi_loadgen else "ok", lo, (lo, hi), steps)
+
+
+def interval(steps, capacity):
+    """(lo, hi): the highest surely passing step at or below capacity (None: none) and the lowest
+    surely failing step above it (None: none measured); see the top of this file."""
+    lo = max((s.rate for s in steps if s.sure == "pass" and capacity is not None and s.rate <= capacity),
+             default=None)
+    hi = min((s.rate for s in steps if s.sure == "fail" and (capacity is None or s.rate > capacity)), default=None)
+    return lo, hi
+
+
+def interval_text(iv):
+    """[lo–hi] with thousands separators; ? for an end no step measured."""
+    lo, hi = iv or (None, None)
+    return "[" + "–".join(f"{v:,}" if v else "?" for v in (lo, hi)) + "]"
+
+
+def start_from_peak(peak, floor, ceiling):
+    """Where a search starts from a closed-loop peak: half of it (a fixed rate cannot be achieved
+    above the peak, so one doubling brackets it), to two significant figures, within the limits."""
+    if not peak:
+        return floor
+    half = peak / 2
+    e = 10 ** max(0, int(math.log10(half)) - 1)
+    return int(min(ceiling, max(floor, round(half / e) * e)))
+
+
+def start_from_rows(rows, server, n, floor=500, ceiling=1_000_000):
+    """The search's start from a sweep's closed-loop rows of (server, N), or None without them."""
+    import results
+    got = [r["achieved_rps"] for r in rows if results.label(r) == server and r.get("connections") == n
+           and r.get("mode") == "closed" and r.get("status") == "ok" and results.published(r)
+           and results.shape(r) == (64, 1)]
+    return start_from_peak(statistics.median(got), floor, ceiling) if got else None
+
+
+def same(doc, slo, reps):
+    """A finished search (capacity.json) under this SLO with this many repetitions a step."""
+    return bool(doc) and doc.get("slo") == slo and doc.get("reps") == reps and "interval" in doc
+
+
+def main(argv):
+    import json
+    import os
+    if len(argv) == 4 and argv[0] == "same" and argv[3].isdigit():  # exit 0: keep DIR's search
+        try:
+            with open(os.path.join(argv[1], "capacity.json")) as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            return 1
+        return 0 if same(doc, argv[2], int(argv[3])) else 1
+    if len(argv) != 4 or argv[0] != "start" or not argv[3].isdigit():
+        print("usage: capacity.py start RUN_DIR SERVER N | same DIR SLO REPS", file=sys.stderr)
+        return 2
+    try:
+        with open(os.path.join(argv[1], "rows.json")) as f:
+            rows = json.load(f)
+    except (OSError, ValueError):
+        rows = []
+    print(start_from_rows(rows, argv[2], int(argv[3])) or "auto")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))

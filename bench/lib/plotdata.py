@@ -176,8 +176,10 @@ def capacities(run_dir):
 
 
 def capacity(run_dir, d):
-    """-> plots/capacity.dat: one block per server, N, capacity (k req/s), the bracket's ends; a
-    search without a capacity (below_floor, unsupported) leaves its point out. Returns the SLO."""
+    """-> plots/capacity.dat: one block per server, N, capacity (k req/s), its interval's ends
+    (bench/lib/capacity.py; an end no step measured is drawn at the capacity, and a search from
+    before intervals gives its bracket); a search without a capacity (below_floor, unsupported)
+    leaves its point out. Returns the SLO."""
     docs = capacities(run_dir)
     target = os.path.join(d, "capacity.dat")
     with open(target, "w") as f:
@@ -186,12 +188,42 @@ def capacity(run_dir, d):
             for x in docs:
                 if x["server"] != lab or not x.get("capacity_rps"):
                     continue
-                lo, hi = x["bracket"]
-                top = hi if hi else lo  # ceiling: no failing rate above it
-                lines.append(f"{x['connections']} {lo / 1e3:.6g} {lo / 1e3:.6g} {top / 1e3:.6g} {style(lab)}")
+                cap = x["capacity_rps"]
+                lo, hi = x.get("interval") or x["bracket"]
+                lo, hi = lo or cap, hi or cap
+                lines.append(f"{x['connections']} {cap / 1e3:.6g} {lo / 1e3:.6g} {hi / 1e3:.6g} {style(lab)}")
             if lines:
                 f.write(f'"{lab}" capacity lo hi style\n' + "\n".join(lines) + "\n\n\n")
     return docs[0]["slo"] if docs else None
+
+
+def shapes(run_dir, d):
+    """RUN_DIR/shapes/rows.json (bench/shapes) -> plots/shapes-cpu.dat and shapes-syscalls.dat: one
+    block per server and pipeline, request size (bytes), median, min, max of CPU (µs) and syscalls
+    per request at the fixed rate. Returns (N, rate) of those rows, or None without them."""
+    path = os.path.join(run_dir, "shapes")
+    if not os.path.exists(os.path.join(path, "rows.json")):
+        for name in ("shapes-cpu", "shapes-syscalls"):
+            for ext in (".dat", ".png", ".svg"):
+                if os.path.exists(os.path.join(d, name + ext)):
+                    os.remove(os.path.join(d, name + ext))
+        return None
+    rows, _ = results.load(path, shapes=True)
+    ok = [r for r in rows if r["status"] == "ok" and r["mode"] == "rate"]
+    for name, key in (("shapes-cpu", "cpu_us_per_req"), ("shapes-syscalls", "syscalls_any")):
+        with open(os.path.join(d, name + ".dat"), "w") as f:
+            for lab in results.labels(ok):
+                for k in sorted({results.shape(r)[1] for r in ok if r["label"] == lab}):
+                    lines = []
+                    for size in sorted({results.shape(r)[0] for r in ok}):
+                        st = results.stat([r for r in ok if r["label"] == lab and results.shape(r) == (size, k)], key)
+                        if st:
+                            lines.append(f"{size} {st.median:.6g} {st.min:.6g} {st.max:.6g} {style(lab)}")
+                    if lines:
+                        f.write(f'"{lab}, pipeline {k}" size median min max style\n' + "\n".join(lines) + "\n\n\n")
+    if not ok:
+        return None
+    return ok[0]["connections"], ok[0]["offered_rps"]
 
 
 def main():
@@ -252,6 +284,7 @@ def main():
     scaling(run_dir, d)
     balance_k = balance_file(run_dir, d)
     slo = capacity(run_dir, d)
+    shaped = shapes(run_dir, d)
     machine = f"{meta.get('cpu_model', '?')}, {meta.get('cores', '?')} vCPU, Linux {meta.get('kernel', '?')}"
     rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
     with open(os.path.join(d, "vars.gp"), "w") as f:
@@ -261,6 +294,7 @@ def main():
         f.write(f"balance_loops = {balance_k}\n")
         f.write(f'placement = "{meta.get("placement", "?")}"\n')
         f.write(f'slo = "{slo or "?"}"\n')
+        f.write(f'shapes_at = "N = {shaped[0]:,}, {shaped[1]:,} req/s"\n' if shaped else 'shapes_at = "?"\n')
     for stale in glob.glob(os.path.join(d, "*.tmp")):
         os.remove(stale)
 

@@ -325,7 +325,7 @@ def loadgen_argv(c, path, share, addr, port, start_at, json_path, hist_path):
     """One part's loadgen command line (without the timeout around it)."""
     n, m, r = share
     argv = [path, "--host", addr, "--port", str(port), "--connections", str(n), "--active", str(m),
-            "--size", str(c.size), "--duration", c.duration, "--warmup", c.warmup, "--start-at", str(start_at),
+            "--size", str(c.size), "--pipeline", str(c.pipeline), "--duration", c.duration, "--warmup", c.warmup, "--start-at", str(start_at),
             "--linger", LINGER, "--json", json_path, "--hist", hist_path]
     if r:
         argv += ["--rate", str(r)] + (["--tick", c.tick] if c.tick else [])

@@ -352,7 +352,7 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
                                      "--out", busy, *cgargs], stderr=err)
         argv = ["taskset", "-c", c.loadgen_cpu, "timeout", "-k", "5", str(limit), c.loadgen,
                 "--port", str(port), "--connections", str(c.connections), "--active", str(c.active),
-                "--size", str(c.size), "--duration", c.duration, "--warmup", c.warmup]
+                "--size", str(c.size), "--pipeline", str(c.pipeline), "--duration", c.duration, "--warmup", c.warmup]
         if c.rate:
             argv += ["--rate", str(c.rate)] + (["--tick", c.tick] if c.tick else [])
         if c.sources:
@@ -411,7 +411,7 @@ def run_one(c, t, sup, rep, progress=None, role="kernel", suffix=""):
             status = "failed:perf_record"  # no data, or none that profile.py could read: logs/TAG.perf.err
     counted = role == "kernel"
     a = SimpleNamespace(out=c.out, server=t.server, variant=reported_variant(stats, t.variant),
-                        connections=c.connections, active=c.active, size=c.size, rep=rep, rate=c.rate,
+                        connections=c.connections, active=c.active, size=c.size, pipeline=c.pipeline, rep=rep, rate=c.rate,
                         placement=c.row_placement, count_method=c.counter if counted else None, status=status,
                         stats=stats if t.stats_file else None, own_stats=t.stats_file,
                         perf=counts if counted else None, loadgen=lgjson, busy=busy,

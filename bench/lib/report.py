@@ -10,8 +10,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import capacity  # noqa: E402
 import interval  # noqa: E402
 import plotdata  # noqa: E402
+import ratebasis  # noqa: E402
 import results  # noqa: E402
 
 CHARTS = [
@@ -29,6 +31,8 @@ CHARTS = [
     ("scaling", "A second event loop: echo-epoll --threads 1 and 2"),
     ("balance", "Per-loop shares of connections, requests and CPU with two loops"),
     ("capacity", "Sustainable requests per second under the latency bound, against N"),
+    ("shapes-cpu", "Server CPU per request against request size, with and without pipelining"),
+    ("shapes-syscalls", "Syscalls per request against request size, with and without pipelining"),
 ]
 
 
@@ -257,23 +261,103 @@ def capacity_section(run_dir, w):
     w(f"`bench/capacities`: for each server and N, the highest fixed rate at which the {x0['percentile']} latency, "
       f"measured from each request's scheduled send, stayed within {x0['bound_us'] / 1000:g} ms and at least "
       f"{x0['met']:.0%} of the rate was achieved (medians over {x0['reps']} repetition(s) a step; bench/capacity "
-      f"brackets, then bisects until the bracket's ends are within {x0['precision']:.0%}). The capacity is the "
-      f"highest rate that passed, the bracket [passed–failed] beside it; `loadgen_bound`: the search ended where "
-      f"the loadgen's CPU, not the server's, was saturated.\n")
+      f"brackets, then bisects until the bracket's ends are within {x0['precision']:.0%}). Beside each capacity, its "
+      f"interval: from the highest rate at which every repetition's median interval passed to the lowest at which it "
+      f"surely failed (? where no step measured was sure); the rates in between are those this run could not tell "
+      f"apart from the capacity (results/README.md, \"Capacity under a latency bound\"). `loadgen_bound`: above the "
+      f"bracket the loadgen's CPU, not the server's, was saturated, so the capacity is at least the figure given.\n")
     w("| server | " + " | ".join(f"N = {n:,}" for n in ns) + " |")
     w("| --- |" + " ---: |" * len(ns))
 
     def cell(x):
         if x is None:
             return "–"
-        lo, hi = x["bracket"]
-        cap = f"{x['capacity_rps']:,}" if x.get("capacity_rps") else "none"
-        br = f" [{lo or '–'}–{hi or '–'}]" if x["verdict"] == "ok" else ""
-        return cap + br + (f" ({x['verdict']})" if x["verdict"] != "ok" else "")
+        if not x.get("capacity_rps"):
+            return f"none ({x['verdict']})"
+        iv = x.get("interval") or x["bracket"]
+        return f"{x['capacity_rps']:,} {capacity.interval_text(iv)}" + (f" ({x['verdict']})" if x["verdict"] != "ok" else "")
     for lab in dict.fromkeys(x["server"] for x in docs):
         w(f"| {lab} | " + " | ".join(cell(next((x for x in docs if x["server"] == lab and x["connections"] == n), None))
                                      for n in ns) + " |")
     w("")
+    said = []
+    for n in ns:
+        e = next((x for x in docs if x["server"] == "epoll" and x["connections"] == n and x.get("capacity_rps")), None)
+        if not e:
+            continue
+        for lab in ("poll", "uring"):
+            o = next((x for x in docs if x["server"] == lab and x["connections"] == n and x.get("capacity_rps")), None)
+            if not o:
+                continue
+            (elo, ehi), (olo, ohi) = (x.get("interval") or x["bracket"] for x in (e, o))
+            a = interval.Interval(elo or 0, e["capacity_rps"], ehi or float("inf"), None, None)
+            b = interval.Interval(olo or 0, o["capacity_rps"], ohi or float("inf"), None, None)
+            tail = (f"; within the noise: the intervals {capacity.interval_text((olo, ohi))} and "
+                    f"{capacity.interval_text((elo, ehi))} overlap" if interval.overlap(a, b) else "")
+            said.append(f"At N = {n:,}, {lab} sustained {o['capacity_rps'] / e['capacity_rps']:.2f}x epoll's rate under "
+                        f"{x0['slo']}{tail}.")
+    if said:
+        w(" ".join(said) + "\n")
+
+
+def size_text(b):
+    return f"{b // 1024} KiB" if b >= 1024 and b % 1024 == 0 else f"{b} B"
+
+
+def shapes_section(run_dir, w):
+    """bench/shapes' rows (RUN_DIR/shapes/): CPU and syscalls per request against request size and
+    pipelining, at one N and the fixed rate."""
+    path = os.path.join(run_dir, "shapes")
+    if not os.path.exists(os.path.join(path, "rows.json")):
+        return
+    rows, _ = results.load(path, shapes=True)
+    ok = [r for r in rows if r["mode"] == "rate"]
+    if not any(r["status"] == "ok" for r in ok):
+        return
+    sizes = sorted({results.shape(r)[0] for r in ok})
+    pipes = sorted({results.shape(r)[1] for r in ok})
+    n, rate = ok[0]["connections"], ok[0]["offered_rps"]
+
+    def st(lab, size, k, key):
+        return results.stat([r for r in ok if r["label"] == lab and results.shape(r) == (size, k)], key)
+    w("## Message size and pipelining\n")
+    w(f"`bench/shapes`: N = {n:,}, M = {ok[0]['active']} active, {rate:,} requests/s; request sizes "
+      f"{', '.join(size_text(z) for z in sizes)}; pipeline {', '.join(map(str, pipes))} (a client writes that many "
+      f"requests to one connection at once, in one write, and waits for their echoes: redis-benchmark's -P). "
+      f"Per-request figures divide by requests, not batches. Medians [interval].\n")
+    for title, key, spec in (("CPU µs per request", "cpu_us_per_req", ".1f"),
+                             ("syscalls per request", "syscalls_any", ".2f")):
+        w(f"{title}:\n")
+        w("| server | pipeline | " + " | ".join(size_text(z) for z in sizes) + " |")
+        w("| --- | ---: |" + " ---: |" * len(sizes))
+        for lab in results.labels(ok):
+            for k in pipes:
+                cells = [st(lab, z, k, key) for z in sizes]
+                if not any(cells):
+                    if not any(r["label"] == lab and results.shape(r)[1] == k for r in ok):
+                        continue
+                    w(f"| {lab} | {k} | " + " | ".join([results.status_of(
+                        [r for r in ok if r["label"] == lab and results.shape(r) == (z, k)]) for z in sizes]) + " |")
+                    continue
+                w(f"| {lab} | {k} | " + " | ".join(rng(c, spec) for c in cells) + " |")
+        w("")
+    facts = []
+    lo_z, hi_z, lo_k, hi_k = sizes[0], sizes[-1], pipes[0], pipes[-1]
+    for lab in [x for x in ("epoll", "poll", "uring") if any(r["label"] == x for r in ok)]:
+        a, b = st(lab, lo_z, lo_k, "cpu_us_per_req"), st(lab, hi_z, lo_k, "cpu_us_per_req")
+        if a and b and hi_z != lo_z:
+            facts.append(f"{lab}'s CPU per request at {size_text(hi_z)} was {b.median / a.median:.2f}x its CPU at "
+                         f"{size_text(lo_z)} ({rng(b, '.1f')} against {rng(a, '.1f')} µs{noise(b, a, '.1f')}).")
+        a, b = st(lab, lo_z, lo_k, "syscalls_any"), st(lab, lo_z, hi_k, "syscalls_any")
+        c, d = st(lab, lo_z, lo_k, "cpu_us_per_req"), st(lab, lo_z, hi_k, "cpu_us_per_req")
+        if a and b and c and d and hi_k != lo_k:
+            facts.append(f"Pipelining {hi_k} at {size_text(lo_z)} took {lab} from {a.median:.2f} to {b.median:.2f} "
+                         f"syscalls per request{noise(b, a)}, and its CPU per request to {d.median / c.median:.2f}x"
+                         f"{noise(d, c, '.1f', ' µs')}.")
+    for f_ in facts:
+        w(f"- {f_}")
+    if facts:
+        w("")
 
 
 def bound_facts(rows):
@@ -403,14 +487,18 @@ def main():
     rate = next((r["offered_rps"] for r in rows if r["mode"] == "rate" and r.get("offered_rps")), None)
     ticks = {r.get("tick") for r in rows if r["mode"] == "rate"}
     reps = max((r["rep"] for r in rows), default=0)
+    main_size, main_k = results.main_shape(rows)
     windows = {round(r["loadgen"]["window"]["seconds"]) for r in rows if r.get("loadgen")}
     L = []
     w = L.append
 
     w(f"# muxbench report: {at:,} connections, {m_at} ready\n")
     w(f"Run of {meta.get('date', '?')}: servers {', '.join(labs)}; N = {', '.join(f'{n:,}' for n in ns)} "
-      f"connections of which M = min(500, N) active; 64-byte requests; a fixed rate of {rate:,} requests/s "
-      f"(requests released together every {', '.join(sorted(t for t in ticks if t)) or 'instant'}) and a closed loop; "
+      f"connections of which M = min(500, N) active; {size_text(main_size)} requests"
+      f"{'' if main_k == 1 else f' in pipelined batches of {main_k}'}; a fixed rate of {rate:,} requests/s"
+      f"{ratebasis.said(meta.get('rate_basis'))}"
+      f"{'; its requests released together every ' + ', '.join(sorted(t for t in ticks if t)) if any(ticks) else ', its requests evenly spaced'}; "
+      f"and a closed loop; "
       f"{reps} repetition(s) of a {', '.join(str(x) for x in sorted(windows))} s window per point. Figures are "
       f"medians over the repetitions. {intervals_said(rows)} Every number below is computed from "
       f"`rows.json` by `bench/lib/report.py`.\n")
@@ -558,6 +646,7 @@ def main():
     scaling_section(run_dir, w)
     manyconns_section(run_dir, w)
     capacity_section(run_dir, w)
+    shapes_section(run_dir, w)
 
     w("## Charts\n")
     for name, title in CHARTS:

@@ -55,9 +55,25 @@ def sort_key(name):
     return (ORDER.index(name) if name in ORDER else len(ORDER), name)
 
 
-def load(run_dir):
+def shape(row):
+    """(request size, pipeline): rows from before the pipeline column ran one request at a time."""
+    return row.get("size") or 64, row.get("pipeline") or 1
+
+
+def main_shape(rows):
+    """The shape every section but the shapes' reads: the smallest size at the smallest pipeline
+    (64 B, one at a time, in every default run), so that the N sweep's points never mix sizes."""
+    return min((shape(r) for r in rows), default=(64, 1))
+
+
+def load(run_dir, shapes=False):
+    """(rows, meta) of a run; only the main shape's rows unless shapes (bench/sweep's SIZES and
+    PIPELINE give several)."""
     with open(os.path.join(run_dir, "rows.json")) as f:
         rows = json.load(f)
+    if not shapes:
+        main = main_shape(rows)
+        rows = [r for r in rows if shape(r) == main]
     meta = {}
     if os.path.exists(os.path.join(run_dir, "meta.json")):
         with open(os.path.join(run_dir, "meta.json")) as f:

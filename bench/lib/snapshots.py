@@ -61,7 +61,8 @@ def window(lines):
     dt = (b["time_ns"] - a["time_ns"]) / 1e9
     cpu = (b["user_us"] + b["sys_us"]) - (a["user_us"] + a["sys_us"])
     out = {
-        "requests": req,
+        "requests": req,  # the server's: reads that returned data (a pipelined batch is one)
+        "bytes_in": b["bytes_in"] - a["bytes_in"],
         "seconds": dt,
         "cpu_us": cpu,
         "user_us": b["user_us"] - a["user_us"],

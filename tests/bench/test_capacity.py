@@ -5,16 +5,22 @@
   - verdict on synthetic rows: a step passes only with every rep ok, the median percentile within
     the bound and at least 99% of the rate achieved; a missed bound or rate fails, and is
     loadgen-bound where a row's bound is loadgen;
+  - each step's `sure`: pass where its repetitions' median intervals lie on the passing side of
+    both conditions (the percentile's upper end within the bound, the achieved share's lower end
+    at least 99%), fail where they lie on the failing side, None where the noise decides;
+  - capacity.interval(steps, capacity): from the highest surely passing step at or below the
+    capacity to the lowest surely failing one above it (None: none measured), on synthetic steps;
   - search against synthetic servers of known capacity (700 to 900,000 req/s, from several
     starts): the result brackets the true capacity, its ends within 5%, the capacity the highest
     rate that passed; a point the server cannot run (unsupported) ends at its first step; a loadgen
-    that saturates first ends the search as loadgen_bound with the
-    last pass; a server above the ceiling is `ceiling`, one below the floor `below_floor`;
+    that saturates first is an upper limit: bisection goes on below it, and the search is
+    loadgen_bound when the bracket's top is the loadgen's step (ok when the server fails below it); a server above the ceiling is `ceiling`, one below the floor `below_floor`;
   - bench/capacity for real (echo-epoll, 100 connections) with a bound no server can meet
     (p99=1us): two steps, start then floor, both fail, verdict below_floor, capacity.json holding
     both with the rows' own p99 (bench/run's) as their percentile; bad options exit 2, one line;
   - plots/capacity.dat and the report's "Capacity under a latency bound" table from two searches'
-    capacity.json (one with a capacity and its bracket, one below its floor: a cell, no point).
+    capacity.json (one with a capacity and its interval, open below: drawn down to the capacity,
+    printed with ?; one below its floor: a cell, no point).
 
 usage: test_capacity.py SOURCE_DIR BUILD_DIR
 """
@@ -58,6 +64,7 @@ def verdict_cases():
         ([row(500, 985, 1000)] * 3, "fail"),  # 98.5% < 99%
         ([row(500, 1000, 1000), row(500, 1000, 1000, status="failed:errors")], "fail"),
         ([row(5000, 900, 1000, bound="loadgen")] * 3, "loadgen"),
+        ([row(5000, 900, 1000, bound="loadgen")] + [row(5000, 900, 1000, bound="server")] * 2, "fail"),  # 1 of 3
         ([row(500, 1000, 1000, bound="loadgen")] * 3, "pass"),  # saturated but it held: a pass
         ([], "fail"),
         ([row(0, 0, 1000, status="unsupported:fd_setsize")] * 3, "unsupported:fd_setsize"),
@@ -67,6 +74,43 @@ def verdict_cases():
         if got.verdict != want:
             fail(f"verdict of {[(r['p99_us'], r['achieved_rps'], r['status'], r['bound']) for r in rows]}: "
                  f"{got.verdict} ({got.why}), want {want}")
+
+
+def sure_cases():
+    v = capacity.verdict
+    cases = [
+        ([row(500, 1000, 1000), row(600, 1000, 1000), row(900, 1000, 1000)], "pass", "pass"),
+        ([row(500, 1000, 1000), row(600, 1000, 1000), row(1100, 1000, 1000)], "pass", None),  # one rep over
+        ([row(1500, 1000, 1000), row(1600, 1000, 1000), row(1700, 1000, 1000)], "fail", "fail"),
+        ([row(500, 1000, 1000), row(1500, 1000, 1000), row(1600, 1000, 1000)], "fail", None),
+        ([row(500, 950, 1000)] * 3, "fail", "fail"),                         # every rep misses the rate
+        ([row(500, 1000, 1000), row(500, 995, 1000), row(500, 980, 1000)], "pass", None),
+        ([row(500, 1000, 1000), row(500, 1000, 1000, status="failed:errors")], "fail", "fail"),
+    ]
+    for rows, want, want_sure in cases:
+        got = v(rows, 1000, "p99", 1000.0)
+        if got.verdict != want or got.sure != want_sure:
+            fail(f"{[(r['p99_us'], r['achieved_rps'], r['status']) for r in rows]}: verdict {got.verdict}, sure "
+                 f"{got.sure}; want {want}, {want_sure}")
+
+    def st(rate, verdict, sure):
+        return capacity.Step(rate, verdict, None, None, 3, "synthetic", sure)
+    cases = [
+        # every step sure: the interval is the bracket
+        ([st(10_000, "pass", "pass"), st(20_000, "fail", "fail"), st(14_142, "pass", "pass"),
+          st(16_818, "fail", "fail")], 14_142, (14_142, 16_818)),
+        # the bracket's ends unsure: out to the nearest sure steps
+        ([st(10_000, "pass", "pass"), st(20_000, "fail", "fail"), st(14_142, "pass", None),
+          st(16_818, "fail", None), st(15_422, "pass", None)], 15_422, (10_000, 20_000)),
+        # nothing surely failed above: open upwards
+        ([st(10_000, "pass", "pass"), st(20_000, "fail", None)], 10_000, (10_000, None)),
+        # no capacity: nothing below it
+        ([st(500, "fail", "fail")], None, (None, 500)),
+    ]
+    for steps, cap, want in cases:
+        got = capacity.interval(steps, cap)
+        if got != want:
+            fail(f"interval of {[(s.rate, s.verdict, s.sure) for s in steps]} at {cap}: {got}, want {want}")
 
 
 def server(cap, loadgen_at=None):
@@ -87,10 +131,25 @@ def search_cases():
             passed = max(s.rate for s in r.steps if s.verdict == "pass")
             if passed != r.capacity:
                 fail(f"capacity {cap}: reported {r.capacity}, highest pass {passed}")
-    # 10k, 20k, 40k and 80k pass; 160k fails with the loadgen saturated: the search ends there
+    # 10k, 20k, 40k and 80k pass; 160k fails with the loadgen saturated: bisection goes on below
+    # it, and every step above 80k is the loadgen's, so the bracket's top is one: loadgen_bound
     r = capacity.search(server(80_000, loadgen_at=30_000), 10_000, 500, 1_000_000)
-    if r.verdict != "loadgen_bound" or r.capacity != 80_000:
-        fail(f"a loadgen saturating past the server's pace: {r.verdict}, capacity {r.capacity}, want loadgen_bound 80000")
+    lo, hi = r.bracket
+    if r.verdict != "loadgen_bound" or r.capacity != 80_000 or hi > lo * 1.05:
+        fail(f"a loadgen saturating past the server's pace: {r.verdict}, capacity {r.capacity}, bracket {r.bracket}, "
+             "want loadgen_bound 80000 within 5%")
+    # the loadgen's limit at 160k, the server's at 100k: bisection below the limit finds the server's
+    def limited(rate):
+        if rate >= 160_000:
+            return capacity.Step(rate, "loadgen", None, None, 1, "synthetic loadgen")
+        return capacity.Step(rate, "pass" if rate <= 100_000 else "fail", None, None, 1, "synthetic")
+    r = capacity.search(limited, 10_000, 500, 1_000_000)
+    lo, hi = r.bracket
+    if r.verdict != "ok" or not lo <= 100_000 < hi or hi > lo * 1.05:
+        fail(f"a server below the loadgen's limit: {r.verdict}, bracket {r.bracket}, want ok around 100000")
+    r = capacity.search(lambda rate: capacity.Step(rate, "loadgen", None, None, 1, "x"), 10_000, 500, 1_000_000)
+    if r.verdict != "loadgen_bound" or r.capacity is not None or len(r.steps) != 1:
+        fail(f"the loadgen's at the first step: {r.verdict} {r.capacity} after {len(r.steps)} steps")
     r = capacity.search(server(2_000_000), 10_000, 500, 1_000_000)
     if r.verdict != "ceiling" or r.capacity != 1_000_000:
         fail(f"above the ceiling: {r.verdict} {r.capacity}")
@@ -109,14 +168,14 @@ def drawn():
     import report
     tmp = tempfile.mkdtemp(prefix="muxbench-capacity-docs.")
     try:
-        for server, n, verdict, cap, bracket in (("epoll", 1000, "ok", 9170, [9170, 9576]),
-                                                  ("poll", 1000, "below_floor", None, [None, 500])):
+        for server, n, verdict, cap, bracket, iv in (("epoll", 1000, "ok", 9170, [9170, 9576], [None, 9576]),
+                                                      ("poll", 1000, "below_floor", None, [None, 500], [None, 500])):
             d = os.path.join(tmp, "capacity", f"{server}-n{n}")
             os.makedirs(d)
             with open(os.path.join(d, "capacity.json"), "w") as f:
                 json.dump({"server": server, "connections": n, "slo": "p99=5ms", "percentile": "p99",
                            "bound_us": 5000.0, "reps": 3, "met": 0.99, "precision": 0.05, "verdict": verdict,
-                           "capacity_rps": cap, "bracket": bracket, "steps": []}, f)
+                           "capacity_rps": cap, "bracket": bracket, "interval": iv, "steps": []}, f)
         os.makedirs(os.path.join(tmp, "plots"))
         if plotdata.capacity(tmp, os.path.join(tmp, "plots")) != "p99=5ms":
             fail("plotdata.capacity: not the searches' SLO")
@@ -127,7 +186,7 @@ def drawn():
         lines = []
         report.capacity_section(tmp, lines.append)
         text = "\n".join(lines)
-        if "| epoll | 9,170 [9170–9576] |" not in text or "| poll | none (below_floor) |" not in text:
+        if "| epoll | 9,170 [?–9,576] |" not in text or "| poll | none (below_floor) |" not in text:
             fail(f"the report's capacity section: {text!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -171,6 +230,7 @@ def real(build):
 def main():
     slo_cases()
     verdict_cases()
+    sure_cases()
     search_cases()
     drawn()
     need_bench_run()

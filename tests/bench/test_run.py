@@ -40,7 +40,7 @@ from verdict import STEAL_MAX, cpu_times, fail, need_bench_run, steal_share
 # STEAL_MAX of the CPU time is the host's doing; every other figure is still checked.
 STOLEN = [0.0]
 
-HEADER = ("server,variant,connections,active,mode,offered_rps,size,rep,achieved_rps,p50_us,p90_us,p99_us,"
+HEADER = ("server,variant,connections,active,mode,offered_rps,size,pipeline,rep,achieved_rps,p50_us,p90_us,p99_us,"
           "p999_us,max_us,syscalls_per_req,perf_syscalls_per_req,eagain_reads_per_read,cpu_us_per_req,"
           "user_us_per_req,sys_us_per_req,ctxsw_per_req,rss_kb,threads,errors,loadgen_cpu_us_per_req,bound,"
           "count_method,placement,status,counting,checks_per_req,walked_per_req,scanned_per_req,waits_per_req,"

@@ -6,6 +6,10 @@
  *             own request count over the window (its SIGUSR1 snapshots) agrees with the loadgen's
  *   closed    closed loop, 4 KiB requests, --pipeline 4, 2 threads: no errors, bytes in == out
  *   requests  --requests 5000 stops after 5,000 responses (fixed work)
+ *   pipeline  at a fixed rate, --pipeline 8 sends each connection 8 requests at once, in one write:
+ *             echo-epoll's own counters then show at most half a read per request (a read takes
+ *             the batch), against nearly one with --pipeline 1, and both runs achieve the rate
+ *             with every byte checked
  *   corrupt   a server that flips one byte in a thousand: corruption reported, exit 1
  *   mute      a server that accepts and never reads: every connection's first echo times out,
  *             the loadgen stops at its deadline, reports every active connection starved, exit 1
@@ -178,6 +182,50 @@ static void case_closed(void)
 	ASSERT_LE(abs((int)((in - out) / 4096)), 20 * 4 * 2);
 	run_free(&r);
 	server_stop(&s, 5000);
+}
+
+/* One fixed-rate run against echo-epoll; returns the server's read() calls per request over the
+ * window (its SIGUSR1 snapshots at the window's edges). */
+static double reads_per_request(const char *pipeline)
+{
+	struct server s;
+	start(&s, echo_epoll, "epoll", NULL, 0);
+	char port[16], pid[16];
+	snprintf(port, sizeof port, "%u", s.port);
+	snprintf(pid, sizeof pid, "%d", (int)s.pid);
+	struct run r;
+	run_loadgen(&r, (const char *[]){"--port", port, "--connections", "20", "--active", "10", "--rate", "4k",
+					  "--pipeline", pipeline, "--duration", "1s", "--warmup", "0.3s",
+					  "--server-pid", pid, NULL},
+		    20000);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_EQ(json_num(r.out, "\"errors\""), 0);
+	ASSERT_GE(json_num(r.out, "\"achieved_rps\""), 3900);
+	struct stats_lines l;
+	stats_read(&s, &l);
+	ASSERT_GE(l.n, 2);
+	uint64_t req[2], rd[2];
+	for (int k = 0; k < 2; k++) {
+		const char *line = l.line[l.n - 2 + k];
+		req[k] = stats_u64(line, "requests");
+		if (json_get_u64_in(line, "syscalls", "read", &rd[k]) != JSON_OK)
+			FAIL("stats line has no syscalls.read: %s", line);
+	}
+	ASSERT_GT(req[1], req[0]);
+	double per = (double)(rd[1] - rd[0]) / (double)(req[1] - req[0]);
+	note("--pipeline %s: %llu requests, %.3f reads per request", pipeline,
+	     (unsigned long long)(req[1] - req[0]), per);
+	stats_free(&l);
+	run_free(&r);
+	server_stop(&s, 5000);
+	return per;
+}
+
+static void case_pipeline(void)
+{
+	double one = reads_per_request("1"), eight = reads_per_request("8");
+	ASSERT_GE(one, 0.9);
+	ASSERT_LE(eight, 0.5);
 }
 
 static void case_requests(void)
@@ -450,6 +498,7 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(void);
 	} cases[] = {{"rate", case_rate},	  {"closed", case_closed}, {"requests", case_requests},
+		     {"pipeline", case_pipeline},
 		     {"corrupt", case_corrupt}, {"mute", case_mute},	 {"swap", case_swap},
 		     {"dup", case_dup},	  {"drop", case_drop},	 {"refused", case_refused},
 		     {"start_at", case_start_at},
