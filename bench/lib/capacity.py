@@ -21,6 +21,7 @@ other. The capacity is the bracket's lower end: the highest rate that passed.
     verdict(rows, rate, pct, bound_us) -> Step
     search(measure, start, floor, ceiling, precision) -> Result
     interval(steps, capacity) -> (lo, hi)
+    confirm_low(measure, result, floor) -> result with one more step where the interval has no lower end
 
 The capacity's interval. The bracket says how far bisection went, not how sure each verdict was:
 with 3 repetitions a step's median can pass by luck. Each step is also judged at the ends of its
@@ -29,7 +30,9 @@ at 3 reps): `sure` is pass when even the interval's worst end passes (the percen
 within the bound, the achieved share's lower end at least MET), fail when even its best end fails,
 None when the noise decides. The interval runs from the highest surely passing step at or below
 the capacity to the lowest surely failing step above it: the rates in between are those the
-measurement could not tell apart from the capacity.
+measurement could not tell apart from the capacity. Where no step at or below the capacity passed
+surely, one more step at CONFIRM_AT (80%) of it is measured (confirm_low) to give the interval a
+lower end; where that one is not sure either, the end stays open.
 measure(rate) -> Step is the caller's (bench/capacity runs bench/run); this module runs nothing.
 `capacity.py same DIR SLO REPS` exits 0 when DIR holds a finished search under that SLO and
 repetitions (bench/capacities keeps it). `capacity.py start RUN_DIR SERVER N` prints where bench/capacities starts a search: half the median
@@ -102,9 +105,10 @@ def verdict(rows, rate, pct, bound_us):
     return Step(rate, "fail", p, achieved, len(rows), why, sure)
 
 
-def search(measure, start, floor, ceiling, precision=PRECISION):
+def search(measure, start, floor, ceiling, precision=PRECISION, factor=2.0):
     """Bracket, then bisect. Verdicts: ok (capacity within the bracket's precision), unsupported:<why>
-    (the server cannot run this point at any rate: select past FD_SETSIZE), loadgen_bound
+    (the server cannot run this point at any rate: select past FD_SETSIZE); factor: the bracketing
+    step (2: doubling and halving; 1.4 from a start near the capacity, one bisection fewer), loadgen_bound
     (the bracket's upper end is a step the loadgen could not drive: the capacity is at least its
     lower end; None when even the first step was the loadgen's), ceiling
     (even CEILING passed: capacity at least that), below_floor (even FLOOR failed: None)."""
@@ -128,14 +132,14 @@ def search(measure, start, floor, ceiling, precision=PRECISION):
                 break
             if r >= ceiling:
                 return Result("ceiling", lo, (lo, None), steps)
-            r = min(ceiling, r * 2)
+            r = min(ceiling, max(r + 1, int(round(r * factor))))
         else:
             hi = r
             if lo is not None:
                 break
             if r <= floor:
                 return Result("below_floor", None, (None, hi), steps)
-            r = max(floor, r // 2)
+            r = max(floor, int(round(r / factor)))
     while hi > lo * (1 + precision):
         r = int(round(math.sqrt(lo * hi)))
         if r <= lo or r >= hi:
@@ -147,6 +151,22 @@ def search(measure, start, floor, ceiling, precision=PRECISION):
         else:
             hi, hi_loadgen = r, s.verdict == "loadgen"
     return Result("loadgen_bound" if hi_loadgen else "ok", lo, (lo, hi), steps)
+
+
+# When no step at or below the capacity passed surely, one more step at this share of it gives the
+# interval a lower end (most often it does: a fifth below the edge the repetitions agree).
+CONFIRM_AT = 0.8
+
+
+def confirm_low(measure, res, floor):
+    """res with at most one more step, at CONFIRM_AT x its capacity (not below floor), where no step
+    at or below the capacity passed surely; the capacity and bracket stay the search's."""
+    if not res.capacity or interval(res.steps, res.capacity)[0] is not None:
+        return res
+    r = max(floor, int(round(res.capacity * CONFIRM_AT)))
+    if r >= res.capacity or any(s.rate == r for s in res.steps):
+        return res
+    return res._replace(steps=res.steps + [measure(r)])
 
 
 def interval(steps, capacity):
@@ -164,12 +184,18 @@ def interval_text(iv):
     return "[" + "–".join(f"{v:,}" if v else "?" for v in (lo, hi)) + "]"
 
 
+# From a closed-loop peak P the search starts at PEAK_START x P and brackets by PEAK_FACTOR: a fixed
+# rate above P cannot be achieved, so one step up (1.05 P) fails, and a capacity below the start is
+# found by steps of 1.4; a bracket of 1.4 needs 3 bisections to reach 5% (one of 2 needs 4).
+PEAK_START, PEAK_FACTOR = 0.75, 1.4
+
+
 def start_from_peak(peak, floor, ceiling):
-    """Where a search starts from a closed-loop peak: half of it (a fixed rate cannot be achieved
-    above the peak, so one doubling brackets it), to two significant figures, within the limits."""
+    """Where a search starts from a closed-loop peak: PEAK_START of it, to two significant figures,
+    within the limits."""
     if not peak:
         return floor
-    half = peak / 2
+    half = peak * PEAK_START
     e = 10 ** max(0, int(math.log10(half)) - 1)
     return int(min(ceiling, max(floor, round(half / e) * e)))
 

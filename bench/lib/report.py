@@ -352,8 +352,8 @@ def shapes_section(run_dir, w):
         c, d = st(lab, lo_z, lo_k, "cpu_us_per_req"), st(lab, lo_z, hi_k, "cpu_us_per_req")
         if a and b and c and d and hi_k != lo_k:
             facts.append(f"Pipelining {hi_k} at {size_text(lo_z)} took {lab} from {a.median:.2f} to {b.median:.2f} "
-                         f"syscalls per request{noise(b, a)}, and its CPU per request to {d.median / c.median:.2f}x"
-                         f"{noise(d, c, '.1f', ' µs')}.")
+                         f"syscalls per request{noise(b, a)}. Its CPU per request went to {d.median / c.median:.2f}x "
+                         f"({rng(d, '.1f')} against {rng(c, '.1f')} µs{noise(d, c, '.1f')}).")
     for f_ in facts:
         w(f"- {f_}")
     if facts:

@@ -21,12 +21,9 @@ import subprocess
 import sys
 import tempfile
 
+from verdict import fail, report_beside_sample
+
 N = 1000
-
-
-def fail(msg):
-    print(f"FAIL: {msg}")
-    sys.exit(1)
 
 
 def jain(xs):
@@ -62,15 +59,7 @@ def main():
                 if fair.get(key) is None or abs(fair[key] - j) > 1e-9 or not 0.5 - 1e-9 <= j <= 1 + 1e-9:
                     fail(f"{what}: Jain's index of {key} {fair.get(key)}, from the loops {j}")
         # the report and the chart need a main run's rows beside scaling/: the committed sample's
-        for name in ("rows.json", "meta.json"):
-            shutil.copy(os.path.join(src, "results", "sample", name), tmp)
-        for script in ("plotdata.py", "report.py"):
-            q = subprocess.run([sys.executable, os.path.join(src, "bench", "lib", script), tmp],
-                               capture_output=True, text=True, timeout=60)
-            if q.returncode != 0:
-                fail(f"{script}: exit {q.returncode}: {q.stderr.strip()[-500:]}")
-        with open(os.path.join(tmp, "REPORT.md")) as f:
-            report = f.read()
+        report = report_beside_sample(src, tmp)
         if "### Balance across loops" not in report:
             fail("the report has no 'Balance across loops'")
         for lab in ("epoll-t2", "epoll-t2-exclusive"):

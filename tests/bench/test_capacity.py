@@ -11,13 +11,15 @@
   - capacity.interval(steps, capacity): from the highest surely passing step at or below the
     capacity to the lowest surely failing one above it (None: none measured), on synthetic steps;
   - search against synthetic servers of known capacity (700 to 900,000 req/s, from several
-    starts): the result brackets the true capacity, its ends within 5%, the capacity the highest
+    starts, doubling or by 1.4): the result brackets the true capacity, its ends within 5%, the capacity the highest
     rate that passed; a point the server cannot run (unsupported) ends at its first step; a loadgen
     that saturates first is an upper limit: bisection goes on below it, and the search is
     loadgen_bound when the bracket's top is the loadgen's step (ok when the server fails below it); a server above the ceiling is `ceiling`, one below the floor `below_floor`;
   - bench/capacity for real (echo-epoll, 100 connections) with a bound no server can meet
     (p99=1us): two steps, start then floor, both fail, verdict below_floor, capacity.json holding
-    both with the rows' own p99 (bench/run's) as their percentile; bad options exit 2, one line;
+    both with the rows' own p99 (bench/run's) as their percentile; --start auto runs one closed-loop
+    repetition first and starts at half its rate, halving down to the floor, the interval [?, floor];
+    bad options exit 2, one line;
   - plots/capacity.dat and the report's "Capacity under a latency bound" table from two searches'
     capacity.json (one with a capacity and its interval, open below: drawn down to the capacity,
     printed with ?; one below its floor: a cell, no point).
@@ -113,6 +115,28 @@ def sure_cases():
             fail(f"interval of {[(s.rate, s.verdict, s.sure) for s in steps]} at {cap}: {got}, want {want}")
 
 
+def confirm_cases():
+    """confirm_low: one step at 80% where no step at or below the capacity passed surely."""
+    def st(rate, verdict, sure):
+        return capacity.Step(rate, verdict, None, None, 3, "synthetic", sure)
+    asked = []
+
+    def measure(rate):
+        asked.append(rate)
+        return st(rate, "pass", "pass")
+    res = capacity.Result("ok", 100_000, (100_000, 104_000), [st(100_000, "pass", None), st(104_000, "fail", "fail")])
+    got = capacity.confirm_low(measure, res, 500)
+    if asked != [80_000] or capacity.interval(got.steps, got.capacity) != (80_000, 104_000) or got.capacity != 100_000:
+        fail(f"confirm_low from an unsure pass: asked {asked}, interval {capacity.interval(got.steps, got.capacity)}")
+    asked.clear()
+    res = capacity.Result("ok", 100_000, (100_000, 104_000), [st(100_000, "pass", "pass"), st(104_000, "fail", None)])
+    if capacity.confirm_low(measure, res, 500) is not res or asked:
+        fail(f"confirm_low with a sure lower end: measured {asked}")
+    res = capacity.Result("below_floor", None, (None, 500), [st(500, "fail", "fail")])
+    if capacity.confirm_low(measure, res, 500) is not res or asked:
+        fail(f"confirm_low without a capacity: measured {asked}")
+
+
 def server(cap, loadgen_at=None):
     def measure(rate):
         if loadgen_at is not None and rate >= loadgen_at and rate > cap:
@@ -122,15 +146,15 @@ def server(cap, loadgen_at=None):
 
 
 def search_cases():
-    for cap in (700, 5_000, 19_999, 20_000, 123_456, 900_000):
-        for start in (1_000, 10_000, 100_000):
-            r = capacity.search(server(cap), start, 500, 1_000_000)
-            lo, hi = r.bracket
-            if r.verdict != "ok" or not lo <= cap < hi or hi > lo * 1.05 or r.capacity != lo:
-                fail(f"capacity {cap} from {start}: {r.verdict}, bracket {r.bracket}, capacity {r.capacity}")
-            passed = max(s.rate for s in r.steps if s.verdict == "pass")
-            if passed != r.capacity:
-                fail(f"capacity {cap}: reported {r.capacity}, highest pass {passed}")
+    for cap, start, factor in ((c, s, f) for c in (700, 5_000, 19_999, 20_000, 123_456, 900_000)
+                           for s in (1_000, 10_000, 100_000) for f in (2, 1.4)):
+        r = capacity.search(server(cap), start, 500, 1_000_000, factor=factor)
+        lo, hi = r.bracket
+        if r.verdict != "ok" or not lo <= cap < hi or hi > lo * 1.05 or r.capacity != lo:
+            fail(f"capacity {cap} from {start} by {factor}: {r.verdict}, bracket {r.bracket}, capacity {r.capacity}")
+        passed = max(s.rate for s in r.steps if s.verdict == "pass")
+        if passed != r.capacity:
+            fail(f"capacity {cap}: reported {r.capacity}, highest pass {passed}")
     # 10k, 20k, 40k and 80k pass; 160k fails with the loadgen saturated: bisection goes on below
     # it, and every step above 80k is the loadgen's, so the bracket's top is one: loadgen_bound
     r = capacity.search(server(80_000, loadgen_at=30_000), 10_000, 500, 1_000_000)
@@ -216,6 +240,26 @@ def real(build):
                      f"{s['percentile_us']}")
         if "below_floor" not in p.stdout:
             fail(f"bench/capacity's result line: {p.stdout!r}")
+        # --start auto: one closed-loop repetition first, the search from half its rate
+        out = os.path.join(tmp, "auto")
+        p = subprocess.run([os.path.join(SRC, "bench", "capacity"), "--server", "epoll", "--connections", "100",
+                            "--slo", "p99=1us", "--start", "auto", "--floor", "50k", "--reps", "1", "--duration",
+                            "0.3s", "--warmup", "0.2s", "--out", out], capture_output=True, text=True, timeout=300,
+                           env=env)
+        if p.returncode != 0:
+            fail(f"bench/capacity --start auto: exit {p.returncode}: {p.stderr.strip()[-400:]}")
+        with open(os.path.join(out, "capacity.json")) as f:
+            doc = json.load(f)
+        with open(os.path.join(out, "steps", "probe", "rows.json")) as f:
+            probe = json.load(f)
+        peak = doc.get("closed_peak_rps")
+        if len(probe) != 1 or probe[0]["mode"] != "closed" or peak != probe[0]["achieved_rps"] or not peak:
+            fail(f"--start auto: the probe {[(r['mode'], r['achieved_rps']) for r in probe]}, closed_peak_rps {peak}")
+        if doc["start"] != capacity.start_from_peak(peak, 50_000, 1_000_000) or doc["steps"][0]["rate"] != doc["start"]:
+            fail(f"--start auto: started at {doc['start']} (first step {doc['steps'][0]['rate']}) from a peak of {peak}")
+        if doc["verdict"] != "below_floor" or doc["steps"][-1]["rate"] != 50_000 or doc["interval"] != [None, 50_000]:
+            fail(f"--start auto under 1 us: {doc['verdict']}, steps {[s['rate'] for s in doc['steps']]}, "
+                 f"interval {doc['interval']}")
         for bad in (["--server", "epoll"], ["--server", "epoll", "--slo", "p99"],
                     ["--server", "epoll", "--slo", "p99=1ms", "--start", "100", "--floor", "500"],
                     ["--server", "epoll", "--slo", "p99=1ms", "--reps", "x"], ["--bogus"]):
@@ -231,6 +275,7 @@ def main():
     slo_cases()
     verdict_cases()
     sure_cases()
+    confirm_cases()
     search_cases()
     drawn()
     need_bench_run()

@@ -414,7 +414,9 @@ def usage_errors(src, build, out):
              ("--reps-cap without --reps auto", ["--reps-cap", "8"]),
              ("--reps auto --reps-cap 3", ["--reps", "auto", "--reps-cap", "3"]),
              ("--reps auto --reps-within 0", ["--reps", "auto", "--reps-within", "0"]),
-             ("--reps auto --reps-within x", ["--reps", "auto", "--reps-within", "x"])]
+             ("--reps auto --reps-within x", ["--reps", "auto", "--reps-within", "x"]),
+             ("--pipeline 0", ["--pipeline", "0"]), ("--pipeline 2000", ["--pipeline", "2000"]),
+             ("--size 0", ["--size", "0"]), ("--size 1GB", ["--size", "1GB"])]
     for what, args in cases:
         p = subprocess.run(bench_run_argv("epoll", 10, 1, f"{out}/u", *args), cwd=src,
                            env=dict(os.environ, BUILD=build), capture_output=True, text=True, timeout=60)

@@ -1,4 +1,6 @@
-"""verdict.py - how a tests/bench script ends: FAIL (exit 1) or SKIP (exit 77, meson: skipped)."""
+"""verdict.py - how a tests/bench script ends: FAIL (exit 1) or SKIP (exit 77, meson: skipped), and
+what several of them share."""
+import json
 import os
 import shutil
 import subprocess
@@ -66,3 +68,22 @@ def need_test_hosts():
     taken = [n for n in HOST_NAMES if os.path.exists(f"/run/netns/{n}") or os.path.exists(f"/sys/class/net/{n}")]
     if taken:
         skip(f"names bench/hosts would make exist already (another run?): {taken}")
+
+
+def report_beside_sample(src, run_dir, meta=None):
+    """plotdata.py and report.py on run_dir, with the committed sample's main rows and meta (or the
+    meta given) copied in (a section's own subdirectory, scaling/ or shapes/, needs a main run
+    beside it); returns REPORT.md's text."""
+    shutil.copy(os.path.join(src, "results", "sample", "rows.json"), run_dir)
+    if meta is None:
+        shutil.copy(os.path.join(src, "results", "sample", "meta.json"), run_dir)
+    else:
+        with open(os.path.join(run_dir, "meta.json"), "w") as f:
+            json.dump(meta, f)
+    for script in ("plotdata.py", "report.py"):
+        q = subprocess.run([sys.executable, os.path.join(src, "bench", "lib", script), run_dir],
+                           capture_output=True, text=True, timeout=60)
+        if q.returncode != 0:
+            fail(f"{script}: exit {q.returncode}: {q.stderr.strip()[-500:]}")
+    with open(os.path.join(run_dir, "REPORT.md")) as f:
+        return f.read()
