@@ -148,7 +148,9 @@ static void traffic(struct worker *w)
 				if (c->dead)
 					continue;
 				lconn_schedule(w, c, d);
-				lconn_send(w, c, now);
+				/* a batch leaves whole, in one write, once its last request is scheduled */
+				if ((w->next_req + 1) % cfg->pipeline == 0)
+					lconn_send(w, c, now);
 			}
 		}
 		if (now >= next_scan) {
