@@ -290,10 +290,16 @@ def capacity_section(run_dir, w):
             if not o:
                 continue
             (elo, ehi), (olo, ohi) = (x.get("interval") or x["bracket"] for x in (e, o))
-            a = interval.Interval(elo or 0, e["capacity_rps"], ehi or float("inf"), None, None)
-            b = interval.Interval(olo or 0, o["capacity_rps"], ohi or float("inf"), None, None)
-            tail = (f"; within the noise: the intervals {capacity.interval_text((olo, ohi))} and "
-                    f"{capacity.interval_text((elo, ehi))} overlap" if interval.overlap(a, b) else "")
+            # the ends that decide an overlap: the lower one's top and the higher one's bottom
+            low, high = ((o, (olo, ohi)), (e, (elo, ehi))) if o["capacity_rps"] <= e["capacity_rps"] \
+                else ((e, (elo, ehi)), (o, (olo, ohi)))
+            top, bottom = low[1][1], high[1][0]
+            both = f"{capacity.interval_text((olo, ohi))} and {capacity.interval_text((elo, ehi))}"
+            if top is not None and bottom is not None:
+                tail = f"; within the noise: the intervals {both} overlap" if top >= bottom else ""
+            else:
+                tail = (f"; whether that is within the noise is not known: the intervals {both} lack the end "
+                        f"that decides it (no step measured was sure there)")
             said.append(f"At N = {n:,}, {lab} sustained {o['capacity_rps'] / e['capacity_rps']:.2f}x epoll's rate under "
                         f"{x0['slo']}{tail}.")
     if said:

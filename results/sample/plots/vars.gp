@@ -1,4 +1,7 @@
-machine = "Intel(R) Xeon(R) Processor, 2 vCPU, Linux 6.18.44-fc-v1045"
-rate = "20k req/s" 
+machine = "Intel(R) Xeon(R) Processor, 2 vCPU, Linux 6.18.44-fc-v1147"
+rate = "31k req/s" 
 at_n = 10000
+balance_loops = 2
 placement = "split"
+slo = "p99=5ms"
+shapes_at = "N = 10,000, 31,000 req/s"
