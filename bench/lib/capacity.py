@@ -13,8 +13,8 @@ rates between the last pass and that limit are still the server's to pass or fai
 bracket's upper end is such a step, ends as loadgen_bound: the capacity is at least the bracket's
 lower end, and the loadgen could not drive the upper one.
 
-The search brackets (from START, doubling after a pass, halving after a fail, within FLOOR and
-CEILING), then bisects the bracket geometrically until its ends are within PRECISION (5%) of each
+The search brackets (from START, up by a factor after a pass, down by it after a fail: 2, or 1.4
+from a closed-loop peak; within FLOOR and CEILING), then bisects the bracket geometrically until its ends are within PRECISION (5%) of each
 other. The capacity is the bracket's lower end: the highest rate that passed.
 
     parse_slo("p99=1ms") -> ("p99", 1000.0)        (p50, p90, p99, p999, p9999, max; us, ms, s)
@@ -35,8 +35,9 @@ surely, one more step at CONFIRM_AT (80%) of it is measured (confirm_low) to giv
 lower end; where that one is not sure either, the end stays open.
 measure(rate) -> Step is the caller's (bench/capacity runs bench/run); this module runs nothing.
 `capacity.py same DIR SLO REPS` exits 0 when DIR holds a finished search under that SLO and
-repetitions (bench/capacities keeps it). `capacity.py start RUN_DIR SERVER N` prints where bench/capacities starts a search: half the median
-closed-loop req/s of that point in RUN_DIR's rows (the sweep measured it already), or auto.
+repetitions (bench/capacities keeps it). `capacity.py start RUN_DIR SERVER N` prints where
+bench/capacities starts a search: PEAK_START (75%) of the median closed-loop req/s of that point in
+RUN_DIR's rows (the sweep measured it already), or auto.
 """
 import math
 import re
