@@ -8,8 +8,8 @@
  *   requests  --requests 5000 stops after 5,000 responses (fixed work)
  *   pipeline  at a fixed rate, --pipeline 8 sends each connection 8 requests at once, in one write:
  *             echo-epoll's own counters then show at most a quarter of a read per request (a read takes
- *             the batch), against nearly one with --pipeline 1, and both runs achieve the rate
- *             with every byte checked
+ *             the batch), against nearly one with --pipeline 1, every byte checked (a count:
+ *             no bound on the rate achieved)
  *   corrupt   a server that flips one byte in a thousand: corruption reported, exit 1
  *   mute      a server that accepts and never reads: every connection's first echo times out,
  *             the loadgen stops at its deadline, reports every active connection starved, exit 1
@@ -198,9 +198,9 @@ static double reads_per_request(const char *pipeline)
 					  "--pipeline", pipeline, "--duration", "1s", "--warmup", "0.3s",
 					  "--server-pid", pid, NULL},
 		    20000);
+	/* no bound on the rate achieved: the count below is what this case measures, on any machine */
 	ASSERT_EQ(r.status, 0);
 	ASSERT_EQ(json_num(r.out, "\"errors\""), 0);
-	ASSERT_GE(json_num(r.out, "\"achieved_rps\""), 3900);
 	struct stats_lines l;
 	stats_read(&s, &l);
 	ASSERT_GE(l.n, 2);
