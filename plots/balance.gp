@@ -1,7 +1,8 @@
-# balance.gp - how evenly the loops of a multi-loop echo-epoll share the work at bench/scaling's first
-# fixed rate: for SO_REUSEPORT (a listener per loop, hashed) and EPOLLEXCLUSIVE (one listener, the
-# kernel wakes one waiting loop), each loop's share of the connections it accepted, of the requests
-# and of the server CPU (medians over the published repetitions; bench/lib/plotdata.py balance).
+# balance.gp - how evenly the loops of a multi-loop server share the work at bench/scaling's first
+# fixed rate: for SO_REUSEPORT (a listener per loop, hashed), EPOLLEXCLUSIVE (one listener, the
+# kernel wakes one waiting loop) and echo-blocking's acceptors (threads blocked in accept() on one
+# listener), each loop's share of the connections it accepted, of the requests and of the server CPU
+# where it is known (medians over the published repetitions; bench/lib/plotdata.py balance).
 name = "balance"
 body = "set title sprintf('Per-loop shares at the fixed rate (bench/scaling)\n%s', machine); \
   set style data histograms; set style histogram clustered gap 1; set style fill solid 0.85 border -1; \

@@ -106,8 +106,9 @@ def balance(rows):
         k = min(len(w["loops"]) for w in ws)
         shares = {}
         for m, _ in BALANCE:
+            # a figure no loop knows (echo-blocking's CPU per acceptor: null) has no shares
             per = [[lp[m] / tot for lp in w["loops"][:k]] for w in ws
-                   if (tot := sum(lp[m] for lp in w["loops"][:k]))]
+                   if all(lp[m] is not None for lp in w["loops"][:k]) and (tot := sum(lp[m] for lp in w["loops"][:k]))]
             shares[m] = [statistics.median(x[i] for x in per) for i in range(k)] if per else None
         out[key] = {"loops": k, "reps": len(ws), "shares": shares,
                     "jain": {m: results.Stat([w["fairness"].get(m) for w in ws]) for m, _ in BALANCE}}
@@ -131,7 +132,9 @@ def balance_file(run_dir, d):
         f.write("what " + " ".join(f'"loop {i + 1}"' for i in range(k)) + "\n")
         for lab, v in got.items():
             for m, name in BALANCE:
-                sh = v["shares"][m] or []
+                sh = v["shares"][m]
+                if not sh:
+                    continue  # not known (echo-blocking's CPU per acceptor)
                 f.write(f'"{lab}: {name}" ' + " ".join(f"{100 * x:.2f}" for x in sh + [0.0] * (k - len(sh))) + "\n")
     return k
 
@@ -146,7 +149,8 @@ def scaling(run_dir, d):
             os.remove(target)
         return
     rows, _ = results.load(path)
-    ok = [r for r in rows if r["status"] == "ok" and not exclusive(r)]  # x is the loops: reuseport's
+    # x is echo-epoll's loops, reuseport's (the blocking acceptors are in balance.dat only)
+    ok = [r for r in rows if r["status"] == "ok" and r["server"] == "epoll" and not exclusive(r)]
     blocks = [("closed loop: k req/s", "closed", None, "achieved_rps", 1e-3),
               ("closed loop: CPU us/req", "closed", None, "cpu_us_per_req", 1.0)]
     for rate in sorted({r["offered_rps"] for r in ok if r["mode"] == "rate"}):

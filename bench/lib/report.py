@@ -92,7 +92,7 @@ def scaling_section(run_dir, w):
     if not os.path.exists(os.path.join(path, "rows.json")):
         return
     rows, _ = results.load(path)
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = [r for r in rows if r["status"] == "ok" and r["server"] == "epoll"]  # the blocking acceptors: balance only
     if not ok:
         return
     nloops = {results.label(r): plotdata.loops(r) for r in ok}
@@ -152,8 +152,9 @@ def balance_section(rows, w):
     w("### Balance across loops\n")
     w("Each loop's share of the connections it holds (all of them connect before the window, so these are its "
       "accepts), of the requests it served in the window and of the server's CPU there (each loop's own thread, "
-      "RUSAGE_THREAD), medians over the published repetitions; then Jain's fairness index of each over the loops, "
-      "(Σx)² / (k·Σx²): 1 when every loop has the same, 1/k when one has it all.\n")
+      "RUSAGE_THREAD; echo-blocking's acceptors start a thread per connection, so no thread is their loop and "
+      "their CPU is not known), medians over the published repetitions; then Jain's fairness index of each over "
+      "the loops, (Σx)² / (k·Σx²): 1 when every loop has the same, 1/k when one has it all.\n")
     w("| server | load | connections | requests | CPU | Jain: connections | Jain: requests | Jain: CPU |")
     w("| --- | --- | --- | --- | --- | ---: | ---: | ---: |")
     for (lab, load), v in got.items():
@@ -165,7 +166,8 @@ def balance_section(rows, w):
     at = rates[0] if rates else "closed"
     two = [(lab, v) for (lab, ld), v in got.items() if ld == at]
     ex = [(lab, v) for lab, v in two if "exclusive" in lab]
-    rp = [(lab, v) for lab, v in two if "exclusive" not in lab and v["loops"] == (ex[0][1]["loops"] if ex else 0)]
+    rp = [(lab, v) for lab, v in two if lab.startswith("epoll") and "exclusive" not in lab
+          and v["loops"] == (ex[0][1]["loops"] if ex else 0)]
     if ex and rp:
         (le, ve), (lr, vr) = ex[0], rp[0]
         parts = []
@@ -176,7 +178,18 @@ def balance_section(rows, w):
         w(f"- At {at} req/s, Jain's index of {lr} (SO_REUSEPORT: the kernel hashes each connection to a listener) "
           f"against {le} (EPOLLEXCLUSIVE: one listener, the kernel wakes one waiting loop, the last to wait first): "
           + "; ".join(parts) + ". The connections' index is the accept balance; the requests' and CPU's follow "
-          "from which loops hold the active connections.\n")
+          "from which loops hold the active connections.")
+    bl = [(lab, v) for lab, v in two if lab.startswith("blocking") and v["shares"]["conns"]]
+    if bl:
+        lab, v = bl[0]
+        sh = "/".join(f"{100 * x:.0f}%" for x in v["shares"]["conns"])
+        others = [(lo, vo) for lo, vo in (rp[:1] + ex[:1]) if vo["jain"]["conns"]]
+        vs = " and ".join(f"{lo}'s {vo['jain']['conns'].median:.3f}{noise(v['jain']['conns'], vo['jain']['conns'], '.3f')}"
+                          for lo, vo in others)
+        vs = f", against {vs}" if vs else ""
+        w(f"- {lab} ({v['loops']} threads blocked in accept() on one listener: the kernel wakes the one that has "
+          f"waited longest): the accepts split {sh}, Jain's index {v['jain']['conns'].median:.3f}{vs}.")
+    w("")
 
 
 def manyconns_section(run_dir, w):

@@ -83,6 +83,13 @@ const struct counters *counters_create(size_t nloops, size_t nworkers)
 	return &registered;
 }
 
+const struct counters *counters_create_live(size_t nloops)
+{
+	counters_create(nloops, 0);
+	registered.live = true;
+	return &registered;
+}
+
 const struct counters *counters_get(void)
 {
 	return registered.loops ? &registered : NULL;
@@ -171,6 +178,8 @@ void counters_snapshot(struct counters_snapshot *s, bool frozen)
 	if (stats_gauges != &stats)
 		fold_stats(&s->stats, stats_gauges, true);
 	s->nloops = registered.nloops;
+	s->loops_cpu_known = !registered.live;
+	frozen = frozen && !registered.live; /* nobody froze a live block: its counts are the live ones */
 	for (size_t i = 0; i < registered.nloops; i++) {
 		const struct loop_block *b = &registered.loops[i];
 		const struct stats *st = frozen ? &b->frozen_stats : &b->stats;

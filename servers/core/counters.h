@@ -181,11 +181,17 @@ struct counters {
 	size_t nloops;
 	struct worker_usage *workers; /* NULL without --workers */
 	size_t nworkers;
+	/* The blocks are read live, never frozen: their owners (echo-blocking's acceptors and the
+	 * connection threads each starts) sleep in blocking calls and cannot answer a snapshot, and
+	 * none is one thread, so no RUSAGE_THREAD says its CPU (the line's cpu_us is null). */
+	bool live;
 };
 
 /* Maps nloops blocks (and, with nworkers > 0, the shared gauges and one usage slot per worker),
  * zeroed, and has every later snapshot add them in. Exits 1 if the mapping fails. */
 const struct counters *counters_create(size_t nloops, size_t nworkers);
+/* The same, threads alone, with blocks that every snapshot reads live (struct counters: live). */
+const struct counters *counters_create_live(size_t nloops);
 /* The blocks: NULL until counters_create(). */
 const struct counters *counters_get(void);
 /* From now on this thread counts into b. */
@@ -203,6 +209,7 @@ struct counters_snapshot {
 	struct stats stats;
 	struct usage usage; /* this process's and every worker's; maxrss: the sum of their peaks */
 	size_t nloops;	    /* 0: no loop blocks, and no "loops" breakdown */
+	bool loops_cpu_known; /* false: the blocks are live (struct counters), cpu_us is unknown */
 	struct {
 		uint64_t requests, accepted, conns;
 		uint64_t cpu_us; /* the loop thread's CPU as of its last answered snapshot */

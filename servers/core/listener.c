@@ -160,6 +160,15 @@ static int shed_at_emfile(struct listener *l, bool blocking)
 	l->arrival_pending = false;
 	if (l->fd_lock)
 		pthread_rwlock_wrlock(l->fd_lock);
+	/* With several blocking acceptors, another may have taken that arrival since the poll: look
+	 * again, now that no one else can accept (the write side). Nothing pending: no shed, whose
+	 * accept() would sleep, spare given up, and shed the next arrival even if an fd came free. */
+	if (blocking && l->fd_lock &&
+	    sys_poll_ms(&(struct pollfd){.fd = l->fd, .events = POLLIN}, 1, 0) <= 0) {
+		pthread_rwlock_unlock(l->fd_lock);
+		errno = ECONNABORTED; /* call again */
+		return -1;
+	}
 	int fd = -1;
 	if (l->spare >= 0 || (l->spare = sys_open_devnull()) >= 0) {
 		sys_close(l->spare);

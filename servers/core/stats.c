@@ -83,16 +83,21 @@ static void put_syscalls(struct line *l, const struct sys_counters *sys)
 }
 
 /* "loops": each loop's requests, connections and CPU time, so their balance across loops is
- * visible. */
+ * visible (CPU null where no one thread is the loop: counters.h, live). */
 static void put_loops(struct line *l, const struct counters_snapshot *s)
 {
 	if (!s->nloops)
 		return;
 	put(l, ",\"loops\":[");
-	for (size_t i = 0; i < s->nloops; i++)
-		put(l, "%s{\"requests\":%llu,\"accepted\":%llu,\"conns\":%llu,\"cpu_us\":%llu}", i ? "," : "",
+	for (size_t i = 0; i < s->nloops; i++) {
+		put(l, "%s{\"requests\":%llu,\"accepted\":%llu,\"conns\":%llu,\"cpu_us\":", i ? "," : "",
 		    (unsigned long long)s->loops[i].requests, (unsigned long long)s->loops[i].accepted,
-		    (unsigned long long)s->loops[i].conns, (unsigned long long)s->loops[i].cpu_us);
+		    (unsigned long long)s->loops[i].conns);
+		if (s->loops_cpu_known)
+			put(l, "%llu}", (unsigned long long)s->loops[i].cpu_us);
+		else
+			put(l, "null}");
+	}
 	put(l, "]");
 }
 
