@@ -507,7 +507,7 @@ def main():
     ticks = {r.get("tick") for r in rows if r["mode"] == "rate"}
     reps = max((r["rep"] for r in rows), default=0)
     main_size, main_k = results.main_shape(rows)
-    windows = {round(r["loadgen"]["window"]["seconds"]) for r in rows if r.get("loadgen")}
+    windows = {round(r["loadgen"]["window"]["seconds"], 1) for r in rows if r.get("loadgen")}  # QUICK's are 0.5 s
     L = []
     w = L.append
 
@@ -518,7 +518,7 @@ def main():
       f"{ratebasis.said(meta.get('rate_basis'))}"
       f"{'; its requests released together every ' + ', '.join(sorted(t for t in ticks if t)) if any(ticks) else ', its requests evenly spaced'}; "
       f"and a closed loop; "
-      f"{reps} repetition(s) of a {', '.join(str(x) for x in sorted(windows))} s window per point. Figures are "
+      f"{reps} repetition(s) of a {', '.join(f'{x:g}' for x in sorted(windows))} s window per point. Figures are "
       f"medians over the repetitions. {intervals_said(rows)} Every number below is computed from "
       f"`rows.json` by `bench/lib/report.py`.\n")
 
