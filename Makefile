@@ -3,7 +3,7 @@
 #   make test     the unit and integration suites, in a normal and an ASan+UBSan build
 #   make bench    the main job: the measured sweep (its rate from echo-epoll's capacity), every server's
 #                 capacity (bench/capacities), sizes and pipelining (bench/shapes), hyperfine,
-#                 bench/scaling, bench/manyconns, charts and report (~25 min; QUICK=1 ~6.5 min;
+#                 bench/scaling, bench/manyconns, charts and report (~26 min; QUICK=1, a glance: < 3 min;
 #                 SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 SIZES="64 1KiB" override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
