@@ -17,7 +17,7 @@ DEFAULT_VARIANTS = ("default", "level", "threads", "defer_taskrun")
 # A side whose CPUs were this busy was saturated; a fixed rate achieved to within this was met.
 SATURATED = 0.95
 MET = 0.95
-ORDER = ["blocking", "blocking-iterative", "blocking-a2", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring", "epoll-t2"]
+ORDER = ["blocking", "blocking-iterative", "busypoll", "select", "poll", "epoll", "epoll-edge", "libuv", "uring", "epoll-t2", "blocking-a2"]
 
 
 def label(row):
