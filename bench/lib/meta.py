@@ -2,8 +2,9 @@
 """meta.py - the environment a results directory came from, as DIR/meta.json.
 
 Kernel, CPU model, cores, RLIMIT_NOFILE, somaxconn, the ephemeral port range, git commit, compiler
-and build flags, the pinning and the syscall-counting method: everything a reader needs to judge
-whether two runs are comparable; with bench/run --base-build, the base build's directory and
+and build flags, the pinning and the syscall-counting method, the CPU's mitigations and what a
+syscall costs here (bench/syscallcost: io_uring's saving is worth what a syscall costs): everything
+a reader needs to judge whether two runs are comparable; with bench/run --base-build, the base build's directory and
 commit too (base_build). Written once per directory, by the directory's first bench/run.
 
 usage: meta.py OUT_DIR BUILD_DIR PLACEMENT SERVER_CPU LOADGEN_CPU COUNT_METHOD
@@ -12,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +39,34 @@ def cpu_model():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or None
+
+
+VULNERABILITIES = "/sys/devices/system/cpu/vulnerabilities"
+
+
+def mitigations():
+    """{issue: the kernel's line} for every file of /sys/devices/system/cpu/vulnerabilities, None
+    where the kernel has none: every syscall's entry and exit pays for what is mitigated there."""
+    try:
+        names = sorted(os.listdir(VULNERABILITIES))
+    except OSError:
+        return None
+    return {n: read(os.path.join(VULNERABILITIES, n)) for n in names}
+
+
+def syscall_cost(build, cpu):
+    """bench/syscallcost's ns per getppid() and per read() that finds nothing, run on cpu (the
+    server's, where bench/run pins it: "0" or "0-1"), a few hundred milliseconds; None where it is
+    not built or fails (a build from before it)."""
+    exe = os.path.join(build, "bench", "syscallcost", "syscallcost")
+    if not os.access(exe, os.X_OK):
+        return None
+    pin = ["taskset", "-c", str(cpu)] if cpu and shutil.which("taskset") else []
+    out = run(*pin, exe, "--calls", "100k", "--rounds", "9")
+    try:
+        return json.loads(out) if out else None
+    except ValueError:
+        return None
 
 
 def build_options(build):
@@ -94,6 +124,8 @@ def write(out, build, placement, scpu, lcpu, method, base=None):
         "perf_version": run("perf", "--version"),
         "clocksource": read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
         "cpuidle": read("/sys/devices/system/cpu/cpuidle/current_driver"),
+        "mitigations": mitigations(),
+        "syscall_cost": syscall_cost(build, scpu),
     }
     if base:
         meta["base_build"] = {"dir": os.path.abspath(base), "commit": source_commit(base)}

@@ -81,6 +81,40 @@ def intervals_said(rows):
             f"REPS=auto). A comparison whose two intervals overlap is said to be within the noise.")
 
 
+def uring_saving(sc, saved, e_cpu):
+    """What the syscalls io_uring does not make are worth on this machine: saved per request at the
+    entry cost bench/syscallcost measured (getppid: entry and exit, nothing else, which is all that
+    io_uring saves, since the sends and receives it still makes), against epoll's CPU per request."""
+    if not sc or not sc.get("getppid_ns") or saved <= 0:
+        return ": the syscalls it saves were never most of the cost, which is TCP's work in the kernel, the same for both."
+    us = saved * sc["getppid_ns"] / 1000
+    share = us / e_cpu
+    return (f": at this machine's {sc['getppid_ns']:,.0f} ns per syscall entry and exit (getppid, the environment "
+            f"table) the {saved:.2f} syscalls per request it saves are worth about {us:.2f} µs, {share * 100:.0f}% of "
+            f"epoll's CPU per request: the other {max(0.0, 1 - share) * 100:.0f}% is not what entering the kernel costs but "
+            f"the work done there, TCP's most of all, which io_uring does too.")
+
+
+def syscall_cost_text(sc):
+    """The environment's syscall entry row: bench/syscallcost's figures (meta.json), None without."""
+    if not sc or not sc.get("getppid_ns"):
+        return None
+    return (f"getppid {sc['getppid_ns']:,.0f} ns [{sc['getppid_ns_min']:,.0f}–{sc['getppid_ns_max']:,.0f}], "
+            f"a read() that finds nothing {sc['read_eagain_ns']:,.0f} ns [{sc['read_eagain_ns_min']:,.0f}–"
+            f"{sc['read_eagain_ns_max']:,.0f}] (bench/syscallcost on the server's CPU: median and range of "
+            f"{sc['rounds']} rounds of {sc['calls']:,} calls)")
+
+
+def mitigations_text(m):
+    """The environment's mitigations row: every line of /sys/devices/system/cpu/vulnerabilities that
+    is not "Not affected", then how many are; None where the run did not record them."""
+    if not m:
+        return None
+    told = [f"{k}: {v}" for k, v in sorted(m.items()) if v != "Not affected"]
+    rest = len(m) - len(told)
+    return "; ".join(told + ([f"{rest} others: Not affected"] if rest else []))
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -532,8 +566,11 @@ def main():
                  ("somaxconn", meta.get("somaxconn")), ("ephemeral ports", meta.get("ip_local_port_range")),
                  ("compiler", meta.get("compiler")), ("build", f"{bo.get('buildtype')}, -O{bo.get('optimization')}, sanitizers {bo.get('b_sanitize')}"),
                  ("git commit", f"{meta.get('git_commit')}{' (with uncommitted changes)' if meta.get('git_dirty') else ''}"),
-                 ("clocksource, cpuidle", f"{meta.get('clocksource')}, {meta.get('cpuidle')}")]:
-        w(f"| {k} | {v} |")
+                 ("clocksource, cpuidle", f"{meta.get('clocksource')}, {meta.get('cpuidle')}"),
+                 ("syscall entry", syscall_cost_text(meta.get("syscall_cost"))),
+                 ("CPU mitigations", mitigations_text(meta.get("mitigations")))]:
+        if v is not None:
+            w(f"| {k} | {v} |")
     w("")
 
     # The table.
@@ -600,8 +637,7 @@ def main():
                      + (f" and {u_closed:.3f} in closed loop" if u_closed else "")
                      + f": one io_uring_enter() per pass carries every send and every completion of the pass. "
                      f"Its CPU per request was {u_cpu:.1f} µs against epoll's {e_cpu:.1f} µs ({u_cpu / e_cpu:.2f}x"
-                     f"{noise(u_cpu_s, e_cpu_s, '.1f')}): the syscalls it saves were never most of the cost, which "
-                     f"is TCP's work in the kernel, the same for both.")
+                     f"{noise(u_cpu_s, e_cpu_s, '.1f')})" + uring_saving(meta.get("syscall_cost"), e_sys - u_sys, e_cpu))
     for lab in ("busypoll", "epoll", "poll"):
         s_lo, s_hi = st(lab, ns[0], "rate", "syscalls_any"), st(lab, at, "rate", "syscalls_any")
         c_lo, c_hi = st(lab, ns[0], "rate", "cpu_us_per_req"), st(lab, at, "rate", "cpu_us_per_req")
