@@ -12,6 +12,11 @@
  *    never reported again. Interest is registered once (IN|OUT) and never changed: no epoll_ctl
  *    per request. To stay fair, a connection gets at most EDGE_BUDGET reads per pass; one that still
  *    has data goes on a queue served on the next pass, which then waits with timeout 0.
+ *  - --oneshot (EPOLLONESHOT, level-triggered otherwise): every reported event disarms the fd, and
+ *    the loop re-arms it with one epoll_ctl(MOD) per event, what many servers that hand fds to
+ *    worker threads do so that no two threads get one fd's event. The price shows directly: one
+ *    more syscall per request than the level-triggered loop, which changes interest only when
+ *    output is pending or at its cap.
  *  - --threads T: T copies of the loop below, each on its own thread with its own epoll set, its
  *    own connections (and --edge queue: the loop's state is _Thread_local) and its own counters;
  *    --workers P: P processes of T loops each, so one server holds more connections than one
@@ -27,7 +32,7 @@
  * fd closed during a batch cannot reappear later in the same batch here, because each fd is
  * reported at most once per epoll_wait and a connection is only closed while handling its own event.
  *
- * Run: echo-epoll [--edge] [--threads T] [--workers P] --port 7000, then: nc 127.0.0.1 7000
+ * Run: echo-epoll [--edge | --oneshot] [--threads T] [--workers P] --port 7000, then: nc 127.0.0.1 7000
  */
 #include "runtime.h"
 #include "server.h"
@@ -39,7 +44,7 @@ enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
  * exactly those n. Level-triggered, a reported item goes back on the ready list, so the next wait
  * polls it once more, which can add at most the previous wait's events (results/README.md). */
 static struct server_config cfg = {.name = "epoll", .checks = CHECKS_EVENTS};
-static bool edge;
+static bool edge, oneshot;
 /* Each loop's own (--threads: one per loop thread). */
 static _Thread_local int ep;
 static _Thread_local struct conn **queue, **spare_queue; /* --edge: data left after the budget */
@@ -50,13 +55,14 @@ static uint32_t interest(const struct conn *c)
 {
 	if (edge)
 		return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-	return (conn_wants_read(c) ? EPOLLIN : 0u) | (conn_wants_write(c) ? EPOLLOUT : 0u);
+	return (conn_wants_read(c) ? EPOLLIN : 0u) | (conn_wants_write(c) ? EPOLLOUT : 0u) |
+	       (oneshot ? EPOLLONESHOT : 0u);
 }
 
 static void rearm(struct conn *c)
 {
 	uint32_t want = interest(c);
-	if (want == c->loop_state)
+	if (want == c->loop_state && !oneshot) /* --oneshot: the event disarmed it, whatever it was */
 		return;
 	struct epoll_event ev = {.events = want, .data.ptr = c};
 	if (sys_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
@@ -69,7 +75,7 @@ static void accept_all(struct listener *lis)
 	struct conn *c;
 	while ((c = server_accept(lis, false, &cfg))) {
 		/* loop_state: level-triggered, the interest armed; --edge, only the QUEUED mark */
-		c->loop_state = edge ? 0 : EPOLLIN;
+		c->loop_state = edge ? 0 : EPOLLIN | (oneshot ? EPOLLONESHOT : 0u);
 		struct epoll_event ev = {.events = interest(c), .data.ptr = c};
 		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
 			fatal_errno("epoll_ctl ADD");
@@ -193,6 +199,8 @@ int main(int argc, char **argv)
 	struct runtime_config rc = {.threads = 1, .workers = 0};
 	const struct server_option options[] = {
 		{"edge", OPT_FLAG, &edge, 0, 0, NULL, "edge-triggered (EPOLLET): drain each socket to EAGAIN"},
+		{"oneshot", OPT_FLAG, &oneshot, 0, 0, NULL,
+		 "EPOLLONESHOT: each event disarms the fd, re-armed with one epoll_ctl per event"},
 		{"threads", OPT_COUNT, &rc.threads, 1, RUNTIME_MAX_LOOPS, "T", "T event loops, one per thread (1)"},
 		{"workers", OPT_COUNT, &rc.workers, 0, RUNTIME_MAX_LOOPS, "P",
 		 "P processes of T loops each, under a supervisor (0: none)"},
@@ -200,7 +208,11 @@ int main(int argc, char **argv)
 		 "with several loops: reuseport (a listener per loop) or exclusive (one, EPOLLEXCLUSIVE)"},
 		{0}};
 	options_parse(&cfg, argc, argv, options);
+	if (edge && oneshot) {
+		fprintf(stderr, "echo-epoll: --edge and --oneshot: pick one (see --help)\n");
+		exit(2);
+	}
 	rc.accept = accept;
-	cfg.variant = edge ? "edge" : "level";
+	cfg.variant = edge ? "edge" : oneshot ? "oneshot" : "level";
 	return runtime_run(&cfg, &rc, serve);
 }

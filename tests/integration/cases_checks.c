@@ -22,7 +22,8 @@
  *                      --edge fewer, since the read until EAGAIN after an echo sometimes finds the
  *                      next request already there, and serves it without an event of its own (an
  *                      event the same turn caused then finds nothing, but it can only follow a
- *                      turn that read two requests, so the bound holds);
+ *                      turn that read two requests, so the bound holds); with --oneshot, one
+ *                      epoll_ctl per event but the wake-up fd's (the row's rearms_per_event);
  *   completions        checks = walked = scanned = events (the completions reaped), and checks >=
  *   (io_uring)         2,000 (each request completes a receive and a send);
  *   reads, spinning    checks = the window's read() + accept4() syscalls; and, exactly, checks =
@@ -147,6 +148,13 @@ static void check_window(const struct target *t, const char *a, const char *b, l
 		ASSERT_EQ(scanned, checks);
 		ASSERT_GE(checks, wakeups);
 		ASSERT_LE(checks, REQUESTS + t->caps.loops);
+		if (spec_applies("rearms_per_event", &t->caps)) {
+			/* EPOLLONESHOT: every connection's event is re-armed by one epoll_ctl; the
+			 * wake-up fd's events (one per loop, the closing snapshot's) are not. */
+			long long ctl = diff_syscall(a, b, "epoll_ctl");
+			ASSERT_GE(ctl, checks - t->caps.loops);
+			ASSERT_LE(ctl, checks);
+		}
 	} else if (strcmp(model, "completions") == 0) {
 		ASSERT_EQ(checks, events);
 		ASSERT_EQ(walked, checks);
