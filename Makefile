@@ -2,13 +2,15 @@
 #   make          build everything (installs missing Debian packages first when run as root)
 #   make test     the unit and integration suites, in a normal and an ASan+UBSan build
 #   make bench    the main job: the measured sweep (its rate from echo-epoll's capacity), every server's
-#                 capacity (bench/capacities), sizes and pipelining (bench/shapes), hyperfine,
+#                 capacity (bench/capacities), sizes and pipelining (bench/shapes), the variants
+#                 beside their bases (bench/variants), hyperfine,
 #                 bench/scaling, bench/manyconns, charts and report (~26 min; QUICK=1, a glance: < 3 min;
 #                 SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 SIZES="64 1KiB" override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
 #   make bench-scaling     echo-epoll with 1 and 2 threads (bench/scaling), into RUN
 #   make bench-manyconns   10,000 to 100,000 connections (bench/manyconns), into RUN
+#   make bench-variants    every layout or newer interface beside its base at N = 10,000 (bench/variants), into RUN
 #   make bench-shapes      sizes 64 B, 1 KiB, 16 KiB and pipeline 1, 16 at N = 10,000 (bench/shapes), into RUN
 #   make bench-capacity    every server's capacity under SLO (default p99=5ms) at CONNS (default
 #                 1,000 and 10,000: bench/capacities), into RUN, then its charts and report again
@@ -37,7 +39,7 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 RUN        ?= results/latest
 export SERVERS EXTRA CONNS RATE REPS SIZES PIPELINE SHAPE_SIZES SHAPE_PIPELINE SHAPE_CONNS REPS_CAP REPS_WITHIN QUICK DURATION WARMUP BUILD TICK CASES BASE CLIENTS SERVER_ADDR SSH_CONFIG REMOTE_LOADGEN ANY_NETWORK SLO CAP_REPS CAP_DURATION CAP_START
 
-.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns bench-capacity bench-shapes plots regress regress-update clean deps \
+.PHONY: all test bench bench-deps bench-sweep bench-hyperfine bench-scaling bench-manyconns bench-capacity bench-shapes bench-variants plots regress regress-update clean deps \
 	waitcost waitcost-report claims fuzz torture tax
 
 # regress: this build against its base commit (results/baseline.csv's, or BASE=<rev>), both measured
@@ -76,6 +78,7 @@ bench: bench-deps all
 	bench/sweep
 	bench/capacities $(RUN)
 	bench/shapes $(RUN)
+	bench/variants $(RUN)
 	bench/hyperfine $(RUN)
 	bench/scaling $(RUN)
 	bench/manyconns $(RUN)
@@ -93,6 +96,10 @@ bench-scaling: bench-deps all
 
 bench-manyconns: bench-deps all
 	bench/manyconns $(RUN)
+
+bench-variants: bench-deps all
+	bench/variants $(RUN)
+	$(MAKE) --no-print-directory plots RUN=$(RUN)
 
 bench-shapes: bench-deps all
 	bench/shapes $(RUN)

@@ -17,6 +17,17 @@
  *    worker threads do so that no two threads get one fd's event. The price shows directly: one
  *    more syscall per request than the level-triggered loop, which changes interest only when
  *    output is pending or at its cap.
+ *  - --epoll2, the layout Gammo et al. (OLS 2004) called epoll2: level-triggered, IN|OUT registered
+ *    once at accept and never changed, so no epoll_ctl per request either; the price is that every
+ *    connection with room in its send buffer (all of them, idle ones too) is reported writable by
+ *    every wait, so the loop wakes for sockets it has nothing to write to and never sleeps while it
+ *    holds a connection (the table of servers marks it as spinning).
+ *  - --busy-poll USECS (EPIOCSPARAMS, Linux 6.9+): epoll_wait busy-polls the device queue of the
+ *    NAPI id its sockets carry for up to USECS before sleeping. A socket only carries one if its
+ *    packets came through a NAPI device; loopback has none, so here it changes nothing. Each
+ *    accepted connection is asked (SO_INCOMING_NAPI_ID, as liburing's napi-busy-poll example
+ *    does); those without an id are counted (no_napi_conns), and bench/run calls such a row
+ *    unsupported:no_napi instead of publishing a figure for busy polling that did not happen.
  *  - --threads T: T copies of the loop below, each on its own thread with its own epoll set, its
  *    own connections (and --edge queue: the loop's state is _Thread_local) and its own counters;
  *    --workers P: P processes of T loops each, so one server holds more connections than one
@@ -32,10 +43,34 @@
  * fd closed during a batch cannot reappear later in the same batch here, because each fd is
  * reported at most once per epoll_wait and a connection is only closed while handling its own event.
  *
- * Run: echo-epoll [--edge | --oneshot] [--threads T] [--workers P] --port 7000, then: nc 127.0.0.1 7000
+ * Run: echo-epoll [--edge | --oneshot | --epoll2] [--busy-poll USECS] [--threads T] [--workers P]
+ *      --port 7000, then: nc 127.0.0.1 7000
  */
 #include "runtime.h"
 #include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* <linux/eventpoll.h> has these from Linux 6.9 on; the build machine's headers may be older than
+ * the kernel the server runs on, which is what the probe asks. */
+#ifndef EPIOCSPARAMS
+struct epoll_params {
+	uint32_t busy_poll_usecs;
+	uint16_t busy_poll_budget;
+	uint8_t prefer_busy_poll;
+	uint8_t pad; /* must be 0 */
+};
+#define EPIOCSPARAMS _IOW(0x8A, 0x01, struct epoll_params)
+#endif
+#ifndef SO_INCOMING_NAPI_ID
+#define SO_INCOMING_NAPI_ID 56
+#endif
+/* The kernel's own default for busy-poll sockets (include/net/busy_poll.h): packets per poll. */
+enum { BUSY_POLL_BUDGET = 8 };
 
 enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
 
@@ -44,7 +79,11 @@ enum { MAX_EVENTS = 256, EDGE_BUDGET = 8, QUEUED = 1u << 31 };
  * exactly those n. Level-triggered, a reported item goes back on the ready list, so the next wait
  * polls it once more, which can add at most the previous wait's events (results/README.md). */
 static struct server_config cfg = {.name = "epoll", .checks = CHECKS_EVENTS};
-static bool edge, oneshot;
+static bool edge, oneshot, epoll2;
+static uint64_t busy_poll_us;
+/* --edge and --epoll2: the interest every connection keeps for its life (0: level-triggered, it
+ * follows the connection's needs). One value, so interest() tests one thing, as with --edge alone. */
+static uint32_t fixed_interest;
 /* --oneshot: EPOLLONESHOT, else 0. OR-ed into the events armed and into loop_state, where it makes
  * the level-triggered check below fail every time (interest() never has it), so each event
  * re-arms the fd; the level-triggered path runs exactly the instructions it did before --oneshot
@@ -58,8 +97,8 @@ static _Thread_local size_t queued, queue_cap;
 /* Level-triggered: ask for exactly what the connection can use now (conn.h's two questions). */
 static uint32_t interest(const struct conn *c)
 {
-	if (edge)
-		return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	if (fixed_interest)
+		return fixed_interest;
 	return (conn_wants_read(c) ? EPOLLIN : 0u) | (conn_wants_write(c) ? EPOLLOUT : 0u);
 }
 
@@ -74,12 +113,33 @@ static void rearm(struct conn *c)
 	c->loop_state = want | oneshot_bit;
 }
 
+/* --busy-poll: a connection whose socket carries no NAPI id gives epoll nothing to busy-poll. */
+static void check_napi(int fd)
+{
+	unsigned id = 0;
+	socklen_t len = sizeof id;
+	if (sys_getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) != 0)
+		fatal_errno("getsockopt SO_INCOMING_NAPI_ID");
+	if (id == 0)
+		STAT_ADD(no_napi_conns, 1);
+}
+
+/* --busy-poll: the epoll set's busy-poll parameters; false (errno set) where the kernel refuses. */
+static bool set_busy_poll(int fd)
+{
+	struct epoll_params p = {.busy_poll_usecs = (uint32_t)busy_poll_us, .busy_poll_budget = BUSY_POLL_BUDGET};
+	return ioctl(fd, EPIOCSPARAMS, &p) == 0;
+}
+
 static void accept_all(struct listener *lis)
 {
 	struct conn *c;
 	while ((c = server_accept(lis, false, &cfg))) {
-		/* loop_state: level-triggered, the interest armed; --edge, only the QUEUED mark */
-		c->loop_state = edge ? 0 : EPOLLIN | oneshot_bit;
+		/* loop_state: level-triggered, the interest armed (--epoll2: the fixed one, so rearm()
+		 * never changes it); --edge, only the QUEUED mark */
+		c->loop_state = edge ? 0 : interest(c) | oneshot_bit;
+		if (busy_poll_us)
+			check_napi(c->fd);
 		struct epoll_event ev = {.events = interest(c) | oneshot_bit, .data.ptr = c};
 		if (sys_epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
 			fatal_errno("epoll_ctl ADD");
@@ -161,6 +221,8 @@ static void serve(struct loop *lp)
 	ep = sys_epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		fatal_errno("epoll_create1");
+	if (busy_poll_us && !set_busy_poll(ep))
+		fatal_errno("ioctl EPIOCSPARAMS"); /* main's probe passed: not the kernel's refusal */
 	/* A listener in every loop's set (--accept exclusive): EPOLLEXCLUSIVE wakes one of the loops
 	 * waiting on it, not all of them, per connection. */
 	struct epoll_event ev = {.events = EPOLLIN | (lp->lis->exclusive ? EPOLLEXCLUSIVE : 0u),
@@ -197,6 +259,22 @@ static void serve(struct loop *lp)
 	free(spare_queue);
 }
 
+/* A kernel without EPIOCSPARAMS (before 6.9, or built without CONFIG_NET_RX_BUSY_POLL) is a fact
+ * about the machine: exit 77 before listening, with its errno (bench/run: unsupported:kernel). */
+static void probe_busy_poll(void)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0)
+		fatal_errno("epoll_create1");
+	if (!set_busy_poll(fd)) {
+		fprintf(stderr, "echo-epoll: --busy-poll: ioctl EPIOCSPARAMS: %s: this kernel cannot set "
+				"epoll's busy-poll parameters (Linux 6.9+, CONFIG_NET_RX_BUSY_POLL)\n",
+			strerror(errno));
+		exit(77);
+	}
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *accept = "reuseport";
@@ -205,6 +283,10 @@ int main(int argc, char **argv)
 		{"edge", OPT_FLAG, &edge, 0, 0, NULL, "edge-triggered (EPOLLET): drain each socket to EAGAIN"},
 		{"oneshot", OPT_FLAG, &oneshot, 0, 0, NULL,
 		 "EPOLLONESHOT: each event disarms the fd, re-armed with one epoll_ctl per event"},
+		{"epoll2", OPT_FLAG, &epoll2, 0, 0, NULL,
+		 "Gammo et al.'s epoll2: level-triggered, IN|OUT registered once (spins while it holds a connection)"},
+		{"busy-poll", OPT_COUNT, &busy_poll_us, 1, 1000000, "USECS",
+		 "epoll_wait busy-polls the sockets' NAPI device for USECS (EPIOCSPARAMS, Linux 6.9+)"},
 		{"threads", OPT_COUNT, &rc.threads, 1, RUNTIME_MAX_LOOPS, "T", "T event loops, one per thread (1)"},
 		{"workers", OPT_COUNT, &rc.workers, 0, RUNTIME_MAX_LOOPS, "P",
 		 "P processes of T loops each, under a supervisor (0: none)"},
@@ -212,12 +294,23 @@ int main(int argc, char **argv)
 		 "with several loops: reuseport (a listener per loop) or exclusive (one, EPOLLEXCLUSIVE)"},
 		{0}};
 	options_parse(&cfg, argc, argv, options);
-	if (edge && oneshot) {
-		fprintf(stderr, "echo-epoll: --edge and --oneshot: pick one (see --help)\n");
+	if (edge + oneshot + epoll2 > 1) {
+		fprintf(stderr, "echo-epoll: --edge, --oneshot and --epoll2 are three layouts: pick one (see --help)\n");
 		exit(2);
 	}
+	if (busy_poll_us)
+		probe_busy_poll();
+	fixed_interest = edge ? EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET : epoll2 ? EPOLLIN | EPOLLOUT : 0u;
 	oneshot_bit = oneshot ? EPOLLONESHOT : 0u;
 	rc.accept = accept;
-	cfg.variant = edge ? "edge" : oneshot ? "oneshot" : "level";
+	const char *layout = edge ? "edge" : oneshot ? "oneshot" : epoll2 ? "epoll2" : "level";
+	/* busy polling level-triggered is "busypoll" (the row epoll-busypoll), with a layout e.g.
+	 * "edge-busypoll" */
+	static char variant[32];
+	snprintf(variant, sizeof variant, "%s", layout);
+	if (busy_poll_us)
+		snprintf(variant, sizeof variant, "%s%sbusypoll", strcmp(layout, "level") ? layout : "",
+			 strcmp(layout, "level") ? "-" : "");
+	cfg.variant = variant;
 	return runtime_run(&cfg, &rc, serve);
 }

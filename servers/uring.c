@@ -15,17 +15,24 @@
  *    arrived meanwhile) is sent by the next one, from where the last stopped.
  *  - after a busy pass the wait holds out for a batch (--batch-min, --batch-wait); DEFER_TASKRUN
  *    where the kernel has it (uring_ring.h); the signalfd under a multishot poll.
+ *  - --sqpoll [--sq-cpu CPU|own] [--sq-idle TIME]: a kernel thread polls the submission queue, so
+ *    a pass that finds completions ready makes no syscall at all; the price is that thread, which
+ *    spins while it has had work within --sq-idle (1 s). Its CPU is the server's (the stats line
+ *    shows it apart, and where it ran: sqthread.h); --sq-cpu own puts it on the server's own CPU,
+ *    so that it competes with the loop rather than taking the loadgen's.
  * Connections, admission and counts are the core's (listener_admit, conn_new, conn_close). One is
  * closed only once nothing of it is in flight (a send is awaited, a recv cancelled): a reused fd
  * number would receive the old connection's completions.
  *
  * Exit 77 only where the kernel refuses io_uring or is older than 6.0 (uring_ring.h), else 1.
- * Run: echo-uring --port 7000, then: nc 127.0.0.1 7000
+ * Run: echo-uring [--sqpoll [--sq-cpu CPU|own]] --port 7000, then: nc 127.0.0.1 7000
  */
 #include "server.h"
+#include "sqthread.h"
 #include "uring_ring.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 enum op { OP_TAG_ACCEPT, OP_TAG_LISTEN, OP_TAG_RECV, OP_TAG_SEND, OP_TAG_CANCEL, OP_TAG_SIGNAL };
@@ -60,6 +67,31 @@ static struct ring_batch batch = {.wait_ns = 20000, .min = 16}; /* --batch-wait,
  * that on any kernel (a NOP injecting -EINVAL), so the path is tested. */
 static bool recv_limit = true, recv_limit_fake; /* fake-einval: until the first -EINVAL */
 static const char *limit_opt = "auto";
+static bool sqpoll;
+static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, or own; NULL: the kernel's choice */
+static uint64_t sq_idle_ns = 1000000000u;
+
+/* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one). */
+static int sq_cpu(void)
+{
+	if (!sq_cpu_opt)
+		return -1;
+	if (strcmp(sq_cpu_opt, "own") == 0) {
+		cpu_set_t set;
+		if (sched_getaffinity(0, sizeof set, &set) != 0)
+			fatal_errno("sched_getaffinity");
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				return c;
+	}
+	char *end;
+	long c = strtol(sq_cpu_opt, &end, 10);
+	if (end == sq_cpu_opt || *end || c < 0 || c >= CPU_SETSIZE) {
+		fprintf(stderr, "echo-uring: --sq-cpu: must be a CPU number or own, not %s (see --help)\n", sq_cpu_opt);
+		exit(2);
+	}
+	return (int)c;
+}
 
 /* Every queued operation: its user_data and its count (one enter submits them all). */
 static void queued(struct io_uring_sqe *sqe, int fd, enum op tag, enum sys_op counted)
@@ -288,6 +320,12 @@ int main(int argc, char **argv)
 		{"recv-limit", OPT_STRING, &limit_opt, 0, 0, "auto|off|fake-einval",
 		 "cap each recv at the tail room (auto: if the kernel takes it; fake-einval: act as "
 		 "a kernel without it, for tests)"},
+		{"sqpoll", OPT_FLAG, &sqpoll, 0, 0, NULL,
+		 "IORING_SETUP_SQPOLL: a kernel thread polls the submission queue (spins while busy)"},
+		{"sq-cpu", OPT_STRING, &sq_cpu_opt, 0, 0, "CPU|own",
+		 "with --sqpoll: pin that thread to CPU (own: the server's first CPU; default: the kernel's choice)"},
+		{"sq-idle", OPT_DURATION, &sq_idle_ns, 1000000u, 60000000000u, "TIME",
+		 "with --sqpoll: how long that thread spins without work before it sleeps (1s)"},
 		{0}};
 	options_parse(&cfg, argc, argv, options);
 	recv_limit = strcmp(limit_opt, "off") != 0;
@@ -302,7 +340,14 @@ int main(int argc, char **argv)
 	max_fds = rl.rlim_max == RLIM_INFINITY ? 1u << 20 : (size_t)rl.rlim_max;
 	if (!(conns = calloc(max_fds, sizeof *conns)))
 		fatal_errno("calloc");
-	cfg.variant = ring_init();
+	if (sq_cpu_opt && !sqpoll) {
+		fprintf(stderr, "echo-uring: --sq-cpu needs --sqpoll (see --help)\n");
+		exit(2);
+	}
+	struct ring_sqpoll sq = {.on = sqpoll, .cpu = sq_cpu(), .idle_ms = (uint32_t)(sq_idle_ns / 1000000u)};
+	cfg.variant = ring_init(&sq);
+	if (sqpoll && !sqthread_find())
+		fatal_errno("--sqpoll: no iou-sqp thread among this process's threads"); /* stats need it */
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);
 	server_start(&cfg, SIGNALS_FD, false, &lis);
 

@@ -53,7 +53,31 @@ static _Noreturn void setup_failed(const char *what, int err, const char *needs)
 	exit(refused ? 77 : 1);
 }
 
-const char *ring_init(void)
+/* --sqpoll's ring: no DEFER_TASKRUN (the kernel refuses it beside SQPOLL: completions are posted
+ * by the SQ thread, not run when we wait). SQPOLL is older than the 6.0 this needs, so EINVAL
+ * here is a bad --sq-cpu (offline, or outside this process's cpuset), not a missing feature. */
+static const char *sqpoll_init(const struct ring_sqpoll *sq)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_SQPOLL | IORING_SETUP_CQSIZE,
+				    .cq_entries = CQ_ENTRIES,
+				    .sq_thread_idle = sq->idle_ms};
+	if (sq->cpu >= 0) {
+		p.flags |= IORING_SETUP_SQ_AFF;
+		p.sq_thread_cpu = (uint32_t)sq->cpu;
+	}
+	sys_counted(SYS_IO_URING_SETUP);
+	int rc = io_uring_queue_init_params(RING_ENTRIES, &ring, &p);
+	if (rc == -EINVAL && sq->cpu >= 0) {
+		fprintf(stderr, "echo-uring: --sq-cpu %d: io_uring_setup refused it (EINVAL): that CPU is "
+				"offline or outside this process's cpuset\n", sq->cpu);
+		exit(2);
+	}
+	if (rc != 0)
+		setup_failed("io_uring_setup (SQPOLL)", -rc, "");
+	return "sqpoll";
+}
+
+const char *ring_init(const struct ring_sqpoll *sq)
 {
 	struct utsname u;
 	unsigned major = 0, minor = 0;
@@ -64,6 +88,8 @@ const char *ring_init(void)
 				"skipped\n", u.release);
 		exit(77);
 	}
+	if (sq->on)
+		return sqpoll_init(sq);
 	static const struct {
 		unsigned flags;
 		const char *name;
@@ -86,10 +112,43 @@ const char *ring_init(void)
 	setup_failed("io_uring_setup", -rc, "");
 }
 
+static bool sqpoll(void)
+{
+	return ring.flags & IORING_SETUP_SQPOLL;
+}
+
+/* One io_uring_enter(), counted, with nothing to submit: with SQPOLL the SQ thread submits. */
+static void enter(unsigned min_complete, unsigned flags)
+{
+	sys_counted(SYS_IO_URING_ENTER);
+	int rc = io_uring_enter((unsigned)ring.ring_fd, 0, min_complete, flags, NULL);
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+		fatal("io_uring_enter", rc);
+}
+
+/* --sqpoll: make what was queued visible to the SQ thread (liburing's own flush, which its submit
+ * would do: the tail stored with release), and say whether that thread sleeps and needs a wake-up.
+ * Done here rather than by io_uring_submit() so that whether a syscall was made is known exactly,
+ * not guessed from a flag liburing reads again. */
+static bool sq_publish(void)
+{
+	struct io_uring_sq *sq = &ring.sq;
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	}
+	io_uring_smp_mb(); /* the tail's store before the flag's load, as the kernel's side expects */
+	return IO_URING_READ_ONCE(*sq->kflags) & IORING_SQ_NEED_WAKEUP;
+}
+
 struct io_uring_sqe *ring_sqe(void)
 {
 	struct io_uring_sqe *sqe;
 	while (!(sqe = io_uring_get_sqe(&ring))) {
+		if (sqpoll()) { /* the SQ thread has not taken them yet: wake it if it sleeps, wait for room */
+			enter(0, (sq_publish() ? IORING_ENTER_SQ_WAKEUP : 0u) | IORING_ENTER_SQ_WAIT);
+			continue;
+		}
 		sys_counted(SYS_IO_URING_ENTER); /* submits: always enters the kernel */
 		int rc = io_uring_submit(&ring);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
@@ -98,11 +157,21 @@ struct io_uring_sqe *ring_sqe(void)
 	return sqe;
 }
 
+/* --sqpoll: completions ready are reaped without a syscall; only an empty completion queue waits
+ * (for one), and a sleeping SQ thread is woken by the same call. */
+static void sqpoll_wait(void)
+{
+	bool wake = sq_publish();
+	bool wait = io_uring_cq_ready(&ring) == 0;
+	if (wake || wait)
+		enter(wait ? 1 : 0, (wake ? IORING_ENTER_SQ_WAKEUP : 0u) | (wait ? IORING_ENTER_GETEVENTS : 0u));
+}
+
 /* Waits for the sends just queued (they usually complete during the submission) plus as many
  * arrivals as the last pass reaped, at most --batch-wait: under load the kernel wakes us once per
  * batch (DEFER_TASKRUN counts pending completions against the wait). Not after a quiet pass: a
  * wait that times out costs a timer wake-up, which on a VM costs more CPU than a batch saves. */
-unsigned ring_pass(struct ring_batch *b, void (*handle)(struct io_uring_cqe *cqe))
+static void submit_and_wait(struct ring_batch *b)
 {
 	unsigned want = b->arrivals > RING_BATCH_MAX ? RING_BATCH_MAX : b->arrivals;
 	unsigned wait_nr = b->sends + (want > 1 ? want : 1);
@@ -116,6 +185,15 @@ unsigned ring_pass(struct ring_batch *b, void (*handle)(struct io_uring_cqe *cqe
 			  : io_uring_submit_and_wait(&ring, 1);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME)
 		fatal("io_uring_submit_and_wait", rc); /* EAGAIN/EBUSY: completions to reap first */
+}
+
+unsigned ring_pass(struct ring_batch *b, void (*handle)(struct io_uring_cqe *cqe))
+{
+	if (sqpoll())
+		sqpoll_wait();
+	else
+		submit_and_wait(b);
+	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	io_uring_for_each_cqe(&ring, head, cqe) {
 		handle(cqe);

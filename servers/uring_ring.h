@@ -4,7 +4,9 @@
  *
  * Set-up takes the strongest flags the kernel knows: SINGLE_ISSUER | DEFER_TASKRUN (completions
  * run only when we wait, in our own context, not by interrupting us), else COOP_TASKRUN, else
- * none; the stats' variant says which. Exit 77 (a skip) only for a reason outside
+ * none; the stats' variant says which. With --sqpoll (struct ring_sqpoll) a kernel thread polls the
+ * submission queue instead: then a pass makes a syscall only to wait when no completion is ready,
+ * or to wake that thread after it slept (ring_pass()). Exit 77 (a skip) only for a reason outside
  * this code: the kernel refuses io_uring (ENOSYS: not built in; EPERM: kernel.io_uring_disabled,
  * a seccomp or LSM policy) or is older than 6.0 (multishot recv, buffer rings). Anything else
  * (EINVAL from our own parameters on a kernel that has everything, ENOMEM, ...) exits 1: a skip
@@ -37,8 +39,20 @@ enum { BUFS_GROUP = 0, RING_BATCH_MAX = 64 /* arrivals one wait may ask for */ }
 
 extern struct io_uring ring;
 
-/* Sets the ring up; returns the variant that ran ("defer_taskrun", "coop_taskrun", "plain"). */
-const char *ring_init(void);
+/* --sqpoll: IORING_SETUP_SQPOLL. A kernel thread (iou-sqp-PID, one of this process's threads, so
+ * its CPU time is in the process's) takes submissions off the queue as they are published, and
+ * posts their completions; after idle_ms without any it sleeps, and the next submission wakes it
+ * with one io_uring_enter(). cpu >= 0 pins it to that CPU (IORING_SETUP_SQ_AFF); -1 leaves it
+ * where the kernel puts it, which may be any CPU, the loadgen's too. */
+struct ring_sqpoll {
+	bool on;
+	int cpu;
+	uint32_t idle_ms;
+};
+
+/* Sets the ring up; returns the variant that ran ("defer_taskrun", "coop_taskrun", "plain", or
+ * with sq->on "sqpoll"). */
+const char *ring_init(const struct ring_sqpoll *sq);
 /* The next free submission entry; when the queue is full, submits what is there to make room. */
 struct io_uring_sqe *ring_sqe(void);
 
@@ -50,7 +64,9 @@ struct ring_batch {
 	unsigned sends, arrivals;
 };
 /* One pass: one io_uring_enter() submits what was queued and waits; then handle() for each
- * completion. Returns how many there were. */
+ * completion. Returns how many there were. With --sqpoll: the queue is published with a store, and
+ * the pass enters the kernel only to wait when no completion is ready or to wake the sleeping SQ
+ * thread (one call does both); b's batching is not used. */
 unsigned ring_pass(struct ring_batch *b, void (*handle)(struct io_uring_cqe *cqe));
 
 /* Registers the buffer ring as group BUFS_GROUP, each buffer min(--buffer, a page): no bigger than

@@ -413,6 +413,77 @@ def shapes_section(run_dir, w):
         w("")
 
 
+# Why a variant has no figures, by its status: what the row's status means on this machine.
+VARIANT_WHY = {
+    "unsupported:no_napi": "its connections carried no NAPI id (loopback has no NAPI device, so no socket gets one), "
+                           "so epoll had nothing to busy-poll: its figures would be plain epoll's, and are not published",
+    "unsupported:kernel": "this kernel refused the feature (the server exited 77; its line in logs/ names the errno)",
+}
+
+
+def variants_section(run_dir, w):
+    """bench/variants' rows (RUN_DIR/variants/): every variant beside its base (the server whose
+    executable it runs with options: epoll-oneshot beside epoll), at one N and the fixed rate, with a
+    sentence each computed from the two rows."""
+    path = os.path.join(run_dir, "variants")
+    if not os.path.exists(os.path.join(path, "rows.json")):
+        return
+    rows, _ = results.load(path)
+    rows = [r for r in rows if r["mode"] == "rate"]
+    if not rows:
+        return
+    n, m, rate = rows[0]["connections"], rows[0]["active"], rows[0]["offered_rps"]
+    labs = results.labels(rows)
+    bases = [lab for lab in labs if any(r["label"] == lab == r["server"] for r in rows)]
+    of = {lab: [r for r in rows if r["label"] == lab] for lab in labs}
+    w("## What the newer interfaces buy\n")
+    w(f"`bench/variants`: each layout or newer interface beside the server it varies (the same executable with "
+      f"an option), N = {n:,}, M = {m} active, {rate:,} requests/s, in one job. CPU per request is every thread "
+      f"of the server's, medians [interval].\n")
+    cols = (("syscalls_any", ".2f"), ("checks_any", ",.2f"), ("cpu_us_per_req", ".1f"), ("p99_us", ",.0f"))
+    w("| server | beside | syscalls/req | checks/req | CPU µs/req | p99 µs | status |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for base in bases:
+        for lab in [base] + [x for x in labs if x != base and of[x][0]["server"] == base]:
+            cells = [rng(results.stat(of[lab], k), spec) for k, spec in cols]
+            w(f"| {lab} | {'–' if lab == base else base} | " + " | ".join(cells) + f" | {results.status_of(of[lab])} |")
+    w("")
+    facts = []
+    for lab in labs:
+        base = of[lab][0]["server"]
+        if lab == base or base not in of:
+            continue
+        status = results.status_of(of[lab])
+        if status != "ok":
+            facts.append(f"{lab}: `{status}`: {VARIANT_WHY.get(status, 'its rows say why (rows.json, logs/)')}.")
+            continue
+        st = {k: (results.stat(of[lab], k), results.stat(of[base], k)) for k, _ in cols}
+        (sv, sb), (kv, kb), (cv, cb), (pv, pb) = (st[k] for k, _ in cols)
+        parts = []
+        if sv and sb:
+            parts.append(f"made {sv.median:.2f} syscalls per request against {base}'s {sb.median:.2f} "
+                         f"({sv.median - sb.median:+.2f}{noise(sv, sb)})")
+        if kv and kb and (kv.median > 2 * kb.median or kb.median > 2 * kv.median):
+            parts.append(f"its loop was told of {kv.median:,.1f} ready fds per request against {kb.median:,.1f}")
+        if cv and cb:
+            parts.append(f"used {cv.median / cb.median:.2f}x {base}'s CPU per request ({rng(cv, '.1f')} against "
+                         f"{rng(cb, '.1f')} µs{noise(cv, cb, '.1f')})")
+        # echo-uring --sqpoll: how much of that CPU was the kernel's SQ thread, and where it ran
+        sq = results.stat(of[lab], "sq_cpu_us_per_req")
+        if sq and cv:
+            where = sorted({(r["sq_thread"]["cpu"], r["sq_thread"]["allowed"]) for r in of[lab] if r.get("sq_thread")})
+            on = "; ".join(f"CPU {c}, allowed {a}" for c, a in where)
+            parts.append(f"of which its SQ thread ({on}) used {rng(sq, '.1f')} µs ({sq.median / cv.median:.0%})")
+        if pv and pb:
+            parts.append(f"and had a p99 of {pv.median:,.0f} against {pb.median:,.0f} µs{noise(pv, pb, ',.0f', ' µs')}")
+        if parts:
+            facts.append(f"{lab} " + ", ".join(parts) + ".")
+    for f_ in facts:
+        w(f"- {f_}")
+    if facts:
+        w("")
+
+
 def bound_facts(rows):
     """The sentences that carry the rows' `bound` verdicts (results.bound), over the rows that ran."""
     ok = [r for r in rows if r["status"] == "ok" and "bound" in r and results.published(r)]
@@ -702,6 +773,7 @@ def main():
     manyconns_section(run_dir, w)
     capacity_section(run_dir, w)
     shapes_section(run_dir, w)
+    variants_section(run_dir, w)
 
     w("## Charts\n")
     for name, title in CHARTS:

@@ -24,6 +24,8 @@ def label(row):
     v = row.get("variant") or "default"
     if v.startswith("level-"):  # echo-epoll --threads 2: level-t2 -> epoll-t2 (edge-t2 stays)
         v = v[len("level-"):]
+    if v.startswith(row["server"]):  # a variant that names itself: echo-epoll --epoll2 is epoll2
+        return v
     return row["server"] if v in DEFAULT_VARIANTS else f"{row['server']}-{v}"
 
 
@@ -119,7 +121,7 @@ def points(rows):
 # (syscalls, checks per request) may use every ok row; perf's own figures exist only where it ran.
 TAXED = ("achieved_rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req",
          "user_us_per_req", "sys_us_per_req", "ctxsw_per_req", "loadgen_cpu_us_per_req", "server_util",
-         "loadgen_util")
+         "loadgen_util", "sq_cpu_us_per_req")
 
 
 def published(row):

@@ -337,6 +337,11 @@ def build_row(a):
                 row["eagain_reads_per_read"] = srv["read_eagain"] / useful if useful else None
     if req > 0 and kernel and "total" in kernel:
         row["perf_syscalls_per_req"] = kernel["total"] / req
+    # echo-uring --sqpoll: the SQ thread's part of cpu_us_per_req, and the CPU it ran on
+    if req > 0 and srv and srv.get("sq_thread"):
+        sq = srv["sq_thread"]
+        detail["sq_cpu_us_per_req"] = sq["cpu_us"] / req
+        detail["sq_thread"] = {"cpu": sq["cpu"], "allowed": sq["allowed"]}
     # Readiness checks: the server's own count (snapshots.py's window; None where the server
     # reports none, libuv, or its stats line predates the count), and the kernel's.
     if req > 0 and srv:
@@ -389,6 +394,10 @@ def build_row(a):
             problems.append("errors")
         if problems:
             row["status"] = "failed:" + problems[0]
+    # epoll --busy-poll on sockets without a NAPI id (loopback has none): the kernel busy-polled
+    # nothing, so the figures are epoll's own, not busy polling's; the row says so instead.
+    if srv and srv.get("no_napi_conns") and row["status"] == "ok":
+        row["status"] = "unsupported:no_napi"
     # The two counts must agree; a disagreement is reported, not hidden.
     s, p = row["syscalls_per_req"], row["perf_syscalls_per_req"]
     if s and p and abs(s - p) / max(s, p) > AGREEMENT:

@@ -8,7 +8,8 @@ readiness checks (checks, walked, scanned: None for a server that cannot count t
 says null, or a line from before they existed), context switches, peak RSS and threads; for a
 server with several loops each loop's share (loops: requests, accepted, cpu_us in the window, conns
 at its end) and Jain's fairness index of each over the loops (fairness; 1 = even, 1/loops = one
-loop has it all). The loadgen sends SIGUSR1 at the start and at the end of its
+loop has it all); for echo-uring --sqpoll its SQ thread's CPU in the window and where it ran
+(sq_thread). The loadgen sends SIGUSR1 at the start and at the end of its
 window (--server-pid), so the last two "snapshot" lines bracket it.
 
 usage: snapshots.py STATS_FILE
@@ -77,9 +78,16 @@ def window(lines):
         "maxrss_kb": b["maxrss_kb"],
         "threads": b["threads"],
         "conns": b["conns"],
+        # epoll --busy-poll's connections without a NAPI id (busy polling had nothing to poll)
+        "no_napi_conns": b.get("no_napi_conns", 0),
         "counters": b["counters"],
         "loops": loops_window(a, b),
     }
+    # echo-uring --sqpoll: its kernel thread's CPU in the window (inside cpu_us: getrusage counts
+    # the thread group), where it last ran and where it may run (servers/core/sqthread.h)
+    sa, sb = a.get("sq_thread"), b.get("sq_thread")
+    if sa and sb and sa.get("cpu_us") is not None and sb.get("cpu_us") is not None:
+        out["sq_thread"] = {"cpu_us": sb["cpu_us"] - sa["cpu_us"], "cpu": sb["cpu"], "allowed": sb["allowed"]}
     out["fairness"] = fairness(out["loops"])
     if b.get("syscalls"):
         out["syscalls"] = {k: b["syscalls"][k] - a["syscalls"][k] for k in b["syscalls"]}

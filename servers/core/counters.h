@@ -37,7 +37,7 @@
 /* Every counted syscall: X(ENUM, kernel name). */
 #define SYS_CALLS(X)                                                                               \
 	X(READ, read) X(WRITE, write) X(ACCEPT4, accept4) X(CLOSE, close)                          \
-	X(SETSOCKOPT, setsockopt) X(OPENAT, openat) X(POLL, poll)                                  \
+	X(SETSOCKOPT, setsockopt) X(GETSOCKOPT, getsockopt) X(OPENAT, openat) X(POLL, poll)        \
 	X(PSELECT6, pselect6) /* what glibc's select() calls */                                    \
 	X(EPOLL_CREATE1, epoll_create1) X(EPOLL_CTL, epoll_ctl) X(EPOLL_WAIT, epoll_wait)          \
 	X(IO_URING_SETUP, io_uring_setup) X(IO_URING_REGISTER, io_uring_register)                  \
@@ -68,8 +68,10 @@ struct sys_counters {
  *  resets: connections that ended in an error (ECONNRESET, EPIPE); conns: open right now;
  *  rejected_fd_setsize: select's fd too large for an fd_set; rejected_max_conns: beyond
  *  --max-conns; accept_emfile: shed because the process ran out of fds; accept_errors: any other
- *  accept() failure; threads: alive, the main one included; loop_accepted, loop_closed: this
- *  loop's share of accepted and closed, for the line's "loops" breakdown. */
+ *  accept() failure; threads: alive, the main one included; no_napi_conns: accepted
+ *  connections whose socket carries no NAPI id, counted only by epoll --busy-poll, which needs
+ *  one; loop_accepted, loop_closed: this loop's share of accepted and closed, for the line's
+ *  "loops" breakdown. */
 #define STATS_FIELDS(X)                                                                            \
 	X(requests, LOOP, 1) X(bytes_in, LOOP, 1) X(bytes_out, LOOP, 1) X(accepted, SHARED, 1)     \
 	X(closed, SHARED, 1) X(conns, SHARED, 1) X(peak_conns, SHARED, 1)                          \
@@ -77,7 +79,8 @@ struct sys_counters {
 	X(checks, LOOP, STATS_CHECK) X(walked, LOOP, STATS_CHECK) X(scanned, LOOP, STATS_CHECK)    \
 	X(rejected_fd_setsize, SHARED, 1) X(rejected_max_conns, SHARED, 1)                         \
 	X(accept_emfile, SHARED, 1) X(accept_errors, SHARED, 1) X(resets, LOOP, 1)                 \
-	X(threads, SHARED, 1) X(loop_accepted, LOOP, 0) X(loop_closed, LOOP, 0)
+	X(threads, SHARED, 1) X(no_napi_conns, SHARED, 1) X(loop_accepted, LOOP, 0)                \
+	X(loop_closed, LOOP, 0)
 
 /* shown: 0 per-loop only (the "loops" breakdown), 1 in the line, STATS_CHECK in the line as the
  * server's checks model says (stats.c: null where it cannot count them, or another field's count

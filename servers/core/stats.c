@@ -6,6 +6,8 @@
  */
 #include "stats.h"
 
+#include "sqthread.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -147,6 +149,7 @@ static void format(struct line *l, const char *type, struct counters_snapshot *s
 	    (unsigned long long)u->user_us, (unsigned long long)u->sys_us,
 	    (unsigned long long)u->nvcsw, (unsigned long long)u->nivcsw,
 	    (unsigned long long)u->maxrss_kb);
+	l->len += sqthread_format(l->buf + l->len, sizeof l->buf - l->len);
 	put_loops(l, s);
 	put(l, "}\n");
 }

@@ -66,6 +66,12 @@ int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return setsockopt(fd, level, name, val, len);
 }
 
+int sys_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	sys_counted(SYS_GETSOCKOPT);
+	return getsockopt(fd, level, name, val, len);
+}
+
 int sys_open_devnull(void)
 {
 	int fd;

@@ -25,6 +25,7 @@ ssize_t sys_write(int fd, const void *buf, size_t len);
 int sys_accept4(int fd, int flags);
 int sys_close(int fd);
 int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int sys_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 int sys_open_devnull(void);
 int sys_poll(struct pollfd *fds, nfds_t n);		    /* no timeout */
 int sys_poll_ms(struct pollfd *fds, nfds_t n, int timeout_ms); /* timed: control side, EMFILE wait */

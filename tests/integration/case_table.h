@@ -43,6 +43,10 @@ CASE(max_conns,          40,       true,     "* -serial",
      "--max-conns: the one past the limit closed and counted")
 CASE(ring_dry,           60,       true,     "multishot_recv",
      "1,000 connections through 64-byte ring buffers: ENOBUFS and re-arms, every byte back")
+CASE(busy_poll_napi,     40,       true,     "busy_poll",
+     "epoll --busy-poll over loopback: echoes, asks each connection for its NAPI id, counts none")
+CASE(sq_thread,          40,       false,    "sq_thread",
+     "io_uring --sqpoll: its kernel thread pinned to the server's CPU, its time in the server's")
 CASE(loops_stats,        40,       true,     "multiloop",
      "several loops: snapshots and the final line are exact sums")
 CASE(hold_past_nofile,   40,       false,    "workers",

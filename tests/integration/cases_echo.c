@@ -9,6 +9,9 @@
  * half_close shows the shutdown(SHUT_WR) path: EOF from the client must not drop output the
  * server still holds. A 1 MiB payload guarantees the server sees EOF while output is pending, and
  * the client pauses reading after its shutdown so the pending buffer is full at that moment.
+ *
+ * ring_dry, busy_poll_napi and sq_thread are the echo paths of one server's options: io_uring's
+ * dry buffer ring, epoll's busy polling where there is no NAPI, io_uring's SQ thread.
  */
 #include "cases.h"
 
@@ -16,7 +19,11 @@
 #include "client.h"
 #include "json.h"
 
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SIZES_CONNS 100
 
@@ -95,6 +102,94 @@ void case_ring_dry(const struct target *t)
 	ASSERT_GT(recv, 2 * accepted); /* re-armed again and again: ENOBUFS and backpressure */
 	ASSERT_EQ(stats_u64(snap, "bytes_out"), (uint64_t)ROUNDS * N * 4 * KiB);
 	free(snap);
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
+	server_stop(&s, 5000);
+}
+
+/* busy_poll_napi: echo-epoll --busy-poll on loopback. Busy polling needs a NAPI id on the socket,
+ * and loopback has no NAPI, so the server must still serve every byte, ask each accepted connection
+ * for its id once (one getsockopt each, its own count) and count every one of them as without an
+ * id: no_napi_conns is what makes bench/run call the row unsupported:no_napi. A server that set no
+ * busy-poll parameters, or did not ask, or asked and ignored the answer, fails one of these. */
+void case_busy_poll_napi(const struct target *t)
+{
+	enum { N = 20, ROUNDS = 5 };
+	struct server s;
+	server_start(&s, t, NULL);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, s.port, 1, deadline_in(10000));
+	for (int r = 0; r < ROUNDS; r++)
+		echo_round(c, N, 1 * KiB, 0, deadline_in(10000));
+	char *snap = server_snapshot(&s);
+	uint64_t asked = 0;
+	if (json_get_u64_in(snap, "syscalls", "getsockopt", &asked) != JSON_OK)
+		FAIL("no syscalls.getsockopt in the snapshot: %s", snap);
+	note("%d connections: %llu getsockopt, no_napi_conns %llu", N, (unsigned long long)asked,
+	     (unsigned long long)stats_u64(snap, "no_napi_conns"));
+	ASSERT_EQ(stats_u64(snap, "accepted"), N);
+	ASSERT_EQ(asked, N);
+	ASSERT_EQ(stats_u64(snap, "no_napi_conns"), N);
+	ASSERT_EQ(stats_u64(snap, "bytes_out"), (uint64_t)ROUNDS * N * KiB);
+	if (strstr(snap, "\"variant\":\"busypoll\"") == NULL)
+		FAIL("the stats line does not name the busy-poll variant: %s", snap);
+	free(snap);
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
+	server_stop(&s, 5000);
+}
+
+/* sq_thread: echo-uring --sqpoll --sq-cpu own. The kernel thread that polls the submission queue
+ * must be in the stats line, allowed only on the server's own CPU (its first: the server inherits
+ * this process's affinity) and last seen there; its CPU time must grow under load and lie inside
+ * the server's user_us + sys_us over the same window (getrusage counts the whole thread group, so
+ * the rows' CPU per request includes it). And the loop never enters the kernel to submit: at most
+ * one io_uring_enter() a pass, for a wait or a wake-up. */
+void case_sq_thread(const struct target *t)
+{
+	enum { N = 20, ROUNDS = 50, READ_APART_US = 2000 /* the two clocks are read a moment apart */ };
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		FAIL("sched_getaffinity: %s", strerror(errno));
+	int own = 0;
+	while (!CPU_ISSET(own, &set))
+		own++;
+	struct server s;
+	server_start(&s, t, NULL);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, s.port, 1, deadline_in(10000));
+	char *a = server_snapshot(&s);
+	for (int r = 0; r < ROUNDS; r++)
+		echo_round(c, N, 1 * KiB, 0, deadline_in(10000));
+	char *b = server_snapshot(&s);
+	uint64_t sq[2], cpu, enter[2];
+	char *snap[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		if (json_get_u64_in(snap[i], "sq_thread", "cpu_us", &sq[i]) != JSON_OK)
+			FAIL("no sq_thread.cpu_us in the stats line: %s", snap[i]);
+		if (json_get_u64_in(snap[i], "syscalls", "io_uring_enter", &enter[i]) != JSON_OK)
+			FAIL("no syscalls.io_uring_enter: %s", snap[i]);
+	}
+	if (json_get_u64_in(b, "sq_thread", "cpu", &cpu) != JSON_OK)
+		FAIL("no sq_thread.cpu: %s", b);
+	char want[48];
+	snprintf(want, sizeof want, "\"allowed\":\"%d\"", own);
+	uint64_t used = stats_u64(b, "user_us") + stats_u64(b, "sys_us") - stats_u64(a, "user_us") - stats_u64(a, "sys_us");
+	uint64_t passes = stats_u64(b, "loop_passes") - stats_u64(a, "loop_passes");
+	note("SQ thread on CPU %llu: %llu us of the server's %llu us; %llu io_uring_enter in %llu passes",
+	     (unsigned long long)cpu, (unsigned long long)(sq[1] - sq[0]), (unsigned long long)used,
+	     (unsigned long long)(enter[1] - enter[0]), (unsigned long long)passes);
+	if (!strstr(b, want))
+		FAIL("the SQ thread is not pinned to the server's CPU %d (want %s): %s", own, want, b);
+	ASSERT_EQ(cpu, (uint64_t)own);
+	ASSERT_GT(sq[1], sq[0]);
+	ASSERT_GE(used + READ_APART_US, sq[1] - sq[0]);
+	ASSERT_LE(enter[1] - enter[0], passes);
+	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * KiB);
+	free(a);
+	free(b);
 	for (size_t i = 0; i < N; i++)
 		conn_close(&c[i]);
 	free(c);

@@ -20,7 +20,7 @@ static void test_names(void)
 	ASSERT_TRUE(strcmp(sys_names[SYS_PSELECT6], "pselect6") == 0);
 	ASSERT_TRUE(strcmp(sys_names[SYS__COUNT - 1], "io_uring_enter") == 0);
 	ASSERT_TRUE(strcmp(sys_op_names[OP_CANCEL], "cancel") == 0);
-	ASSERT_EQ(SYS__COUNT, 14);
+	ASSERT_EQ(SYS__COUNT, 15);
 	ASSERT_EQ(OP__COUNT, 5);
 }
 
@@ -81,7 +81,7 @@ static const char *const keys[] = {
 	"\"cancel\":", "\"requests\":", "\"bytes_in\":", "\"bytes_out\":", "\"accepted\":",
 	"\"closed\":", "\"conns\":", "\"peak_conns\":", "\"loop_passes\":", "\"wakeups\":",
 	"\"events\":", "\"checks\":", "\"walked\":", "\"scanned\":", "\"rejected_fd_setsize\":", "\"rejected_max_conns\":", "\"accept_emfile\":",
-	"\"accept_errors\":", "\"resets\":", "\"threads\":", "\"user_us\":", "\"sys_us\":",
+	"\"accept_errors\":", "\"resets\":", "\"threads\":", "\"no_napi_conns\":", "\"user_us\":", "\"sys_us\":",
 	"\"nvcsw\":", "\"nivcsw\":", "\"maxrss_kb\":",
 	"\"loops\":[{\"requests\":3,\"accepted\":1,\"conns\":1,\"cpu_us\":", "},{\"requests\":0,",
 	"\"cpu_us\":0}", "]}\n"};

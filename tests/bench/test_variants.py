@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""test_variants.py - epoll's layouts beside epoll, from real runs, and the report's section on them.
+
+Runs bench/variants small (epoll, epoll-oneshot, epoll2, epoll-busypoll, and with liburing uring and
+uring-sqpoll; N = 100, M = 20, 2k req/s, one repetition of 0.3 s), then the report beside the
+committed sample's main rows, and checks:
+  - a row per server, each labelled as the table of servers names it; epoll, epoll-oneshot and
+    epoll2 ok; epoll-busypoll unsupported:no_napi (loopback gives no socket a NAPI id), or
+    unsupported:kernel where the kernel refuses EPIOCSPARAMS: never an ok row for busy polling that
+    did not happen;
+  - what each layout costs shows in the counts: epoll-oneshot's re-arm is an epoll_ctl per event
+    (at least 0.8 more syscalls per request than epoll's), epoll2 is told of every writable socket
+    on every wait (more than 10x epoll's ready fds per request);
+  - the report's "What the newer interfaces buy" has each row's own figures beside its base, a
+    sentence per variant from them, and the reason for the unsupported row;
+  - uring-sqpoll's SQ thread: its CPU per request is a part of the row's, on the one CPU it is
+    pinned to, and its sentence says so;
+  - VARIANT_SERVERS naming a row the table lacks is bench/sweep's usage error (exit 2) before
+    anything runs.
+
+usage: test_variants.py SOURCE_DIR BUILD_DIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from verdict import fail, need_bench_run, report_beside_sample
+
+SRC = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.join(SRC, "bench", "lib"))
+import results  # noqa: E402
+
+SERVERS = "epoll epoll-oneshot epoll2 epoll-busypoll"
+URINGS = "uring uring-sqpoll"  # with liburing: io_uring's SQ thread beside the default ring
+
+
+def usage_error(build):
+    tmp = tempfile.mkdtemp(prefix="muxbench-variants-usage.")
+    try:
+        env = dict(os.environ, BUILD=os.path.abspath(build), VARIANT_SERVERS="epoll epoll-nosuch", VARIANT_CONNS="100",
+                   RATE="2k")
+        p = subprocess.run(["bench/variants", tmp], cwd=SRC, env=env, capture_output=True, text=True, timeout=60)
+        if p.returncode != 2 or "epoll-nosuch" not in p.stderr or os.path.exists(os.path.join(tmp, "variants", "rows.json")):
+            fail(f"VARIANT_SERVERS with an unknown row: exit {p.returncode}, want 2 naming it: {p.stderr[-300:]!r}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sqpoll_checks(q, report):
+    """uring-sqpoll: its SQ thread's CPU is a part of the row's CPU per request, pinned where the
+    row says (--sq-cpu own: the server's one CPU), and the report's sentence gives both."""
+    if q["status"] == "unsupported:kernel":
+        return
+    if q["status"] != "ok":
+        fail(f"uring-sqpoll: {q['status']}")
+    sq, cpu, th = q.get("sq_cpu_us_per_req"), q["cpu_us_per_req"], q.get("sq_thread")
+    if not sq or not th:
+        fail(f"uring-sqpoll's row has no SQ thread figures: sq_cpu_us_per_req {sq}, sq_thread {th}")
+    # the same window, and getrusage counts the thread group: a part (the two clocks are read a
+    # moment apart, hence the slack of 2%)
+    if not 0 < sq <= cpu * 1.02:
+        fail(f"uring-sqpoll: SQ thread {sq:.1f} µs per request of the server's {cpu:.1f}")
+    if th["allowed"] != str(th["cpu"]):
+        fail(f"uring-sqpoll's SQ thread ran on CPU {th['cpu']}, allowed {th['allowed']}: --sq-cpu own pins it")
+    if f"of which its SQ thread (CPU {th['cpu']}, allowed {th['allowed']}) used" not in report:
+        fail("uring-sqpoll's sentence does not give its SQ thread's CPU")
+
+
+def main():
+    build = sys.argv[2]
+    usage_error(build)
+    need_bench_run()
+    names = subprocess.run([sys.executable, os.path.join(SRC, "bench", "lib", "servers.py"), build, "names"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    servers = SERVERS + (" " + URINGS if "uring-sqpoll" in names else "")
+    tmp = tempfile.mkdtemp(prefix="muxbench-variants.")
+    try:
+        env = dict(os.environ, BUILD=os.path.abspath(build), VARIANT_SERVERS=servers, VARIANT_CONNS="100", ACTIVE="20",
+                   RATE="2k", REPS="1", COUNTED="0", DURATION="0.3s", WARMUP="0.2s")
+        env.pop("QUICK", None)
+        p = subprocess.run(["bench/variants", tmp], cwd=SRC, env=env, capture_output=True, text=True, timeout=240)
+        if p.returncode != 0:
+            fail(f"bench/variants: exit {p.returncode}: {p.stderr[-500:]}")
+        rows, _ = results.load(os.path.join(tmp, "variants"))
+        by = {r["label"]: r for r in rows}
+        if sorted(by) != sorted(servers.split()):
+            fail(f"rows labelled {sorted(by)}, want {sorted(servers.split())}")
+        for lab in ("epoll", "epoll-oneshot", "epoll2"):
+            if by[lab]["status"] != "ok":
+                fail(f"{lab}: {by[lab]['status']}")
+        busy = by["epoll-busypoll"]["status"]
+        if busy not in ("unsupported:no_napi", "unsupported:kernel"):
+            fail(f"epoll-busypoll on loopback: {busy}, want unsupported:no_napi (or :kernel where refused)")
+        e, o, t = by["epoll"], by["epoll-oneshot"], by["epoll2"]
+        if not o["syscalls_per_req"] >= e["syscalls_per_req"] + 0.8:
+            fail(f"epoll-oneshot {o['syscalls_per_req']:.2f} syscalls per request, epoll {e['syscalls_per_req']:.2f}: "
+                 f"the re-arm per event is not there")
+        if not t["checks_per_req"] > 10 * e["checks_per_req"]:
+            fail(f"epoll2 told of {t['checks_per_req']:.1f} ready fds per request, epoll {e['checks_per_req']:.1f}: "
+                 f"the writable wake-ups are not there")
+
+        report = report_beside_sample(SRC, tmp)
+        if "## What the newer interfaces buy" not in report:
+            fail("the report has no 'What the newer interfaces buy'")
+        for lab, r in (("epoll", e), ("epoll-oneshot", o), ("epoll2", t)):
+            beside = "–" if lab == "epoll" else "epoll"
+            line = (f"| {lab} | {beside} | {r['syscalls_per_req']:.2f} | {r['checks_per_req']:,.2f} | "
+                    f"{r['cpu_us_per_req']:.1f} | {r['p99_us']:,.0f} | ok |")
+            if line not in report:
+                fail(f"the table lacks {line!r}")
+        if f"| epoll-busypoll | epoll | – | – | – | – | {busy} |" not in report:
+            fail(f"the table lacks epoll-busypoll's {busy} row")
+        ratio = o["cpu_us_per_req"] / e["cpu_us_per_req"]
+        if (f"epoll-oneshot made {o['syscalls_per_req']:.2f} syscalls per request against epoll's "
+                f"{e['syscalls_per_req']:.2f}") not in report or f"used {ratio:.2f}x epoll's CPU per request" not in report:
+            fail("epoll-oneshot's sentence is missing or not the rows' figures")
+        if f"its loop was told of {t['checks_per_req']:,.1f} ready fds per request" not in report:
+            fail("epoll2's sentence does not give its ready fds per request")
+        if f"epoll-busypoll: `{busy}`:" not in report:
+            fail("epoll-busypoll's reason is missing")
+        if "uring-sqpoll" in by:
+            sqpoll_checks(by["uring-sqpoll"], report)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok: a row per variant, the layouts' costs in the counts, busy polling unsupported on loopback, the "
+          "report's section from the rows, an unknown row refused")
+
+
+if __name__ == "__main__":
+    main()
