@@ -19,13 +19,13 @@
  *    a pass that finds completions ready makes no syscall at all; the price is that thread, which
  *    spins while it has had work within --sq-idle (1 s). Its CPU is the server's (the stats line
  *    shows it apart, and where it ran: sqthread.h); --sq-cpu own puts it on the server's own CPU,
- *    so that it competes with the loop rather than taking the loadgen's.
+ *    where it competes with the loop, --sq-cpu other on another (on 2 cores the loadgen's).
  * Connections, admission and counts are the core's (listener_admit, conn_new, conn_close). One is
  * closed only once nothing of it is in flight (a send is awaited, a recv cancelled): a reused fd
  * number would receive the old connection's completions.
  *
  * Exit 77 only where the kernel refuses io_uring or is older than 6.0 (uring_ring.h), else 1.
- * Run: echo-uring [--sqpoll [--sq-cpu CPU|own]] --port 7000, then: nc 127.0.0.1 7000
+ * Run: echo-uring [--sqpoll [--sq-cpu CPU|own|other]] --port 7000, then: nc 127.0.0.1 7000
  */
 #include "server.h"
 #include "sqthread.h"
@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 
 enum op { OP_TAG_ACCEPT, OP_TAG_LISTEN, OP_TAG_RECV, OP_TAG_SEND, OP_TAG_CANCEL, OP_TAG_SIGNAL };
 enum { OP_TAG_BITS = 8 }; /* user_data: the fd above them */
@@ -71,23 +72,32 @@ static bool sqpoll;
 static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, or own; NULL: the kernel's choice */
 static uint64_t sq_idle_ns = 1000000000u;
 
-/* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one). */
+/* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one);
+ * other the first online CPU that is not that one (on 2 cores, bench/run's loadgen's). */
 static int sq_cpu(void)
 {
 	if (!sq_cpu_opt)
 		return -1;
-	if (strcmp(sq_cpu_opt, "own") == 0) {
+	bool other = strcmp(sq_cpu_opt, "other") == 0;
+	if (other || strcmp(sq_cpu_opt, "own") == 0) {
 		cpu_set_t set;
 		if (sched_getaffinity(0, sizeof set, &set) != 0)
 			fatal_errno("sched_getaffinity");
-		for (int c = 0; c < CPU_SETSIZE; c++)
-			if (CPU_ISSET(c, &set))
-				return c;
+		int own = 0;
+		while (own < CPU_SETSIZE - 1 && !CPU_ISSET(own, &set))
+			own++;
+		if (!other)
+			return own;
+		if (get_nprocs() < 2) {
+			fprintf(stderr, "echo-uring: --sq-cpu other: this machine has one CPU online\n");
+			exit(2);
+		}
+		return own == 0 ? 1 : 0;
 	}
 	char *end;
 	long c = strtol(sq_cpu_opt, &end, 10);
 	if (end == sq_cpu_opt || *end || c < 0 || c >= CPU_SETSIZE) {
-		fprintf(stderr, "echo-uring: --sq-cpu: must be a CPU number or own, not %s (see --help)\n", sq_cpu_opt);
+		fprintf(stderr, "echo-uring: --sq-cpu: must be a CPU number, own or other, not %s (see --help)\n", sq_cpu_opt);
 		exit(2);
 	}
 	return (int)c;
@@ -322,8 +332,8 @@ int main(int argc, char **argv)
 		 "a kernel without it, for tests)"},
 		{"sqpoll", OPT_FLAG, &sqpoll, 0, 0, NULL,
 		 "IORING_SETUP_SQPOLL: a kernel thread polls the submission queue (spins while busy)"},
-		{"sq-cpu", OPT_STRING, &sq_cpu_opt, 0, 0, "CPU|own",
-		 "with --sqpoll: pin that thread to CPU (own: the server's first CPU; default: the kernel's choice)"},
+		{"sq-cpu", OPT_STRING, &sq_cpu_opt, 0, 0, "CPU|own|other",
+		 "with --sqpoll: pin that thread to CPU (own: the server's first CPU; other: another one; default: the kernel's choice)"},
 		{"sq-idle", OPT_DURATION, &sq_idle_ns, 1000000u, 60000000000u, "TIME",
 		 "with --sqpoll: how long that thread spins without work before it sleeps (1s)"},
 		{0}};
@@ -346,6 +356,18 @@ int main(int argc, char **argv)
 	}
 	struct ring_sqpoll sq = {.on = sqpoll, .cpu = sq_cpu(), .idle_ms = (uint32_t)(sq_idle_ns / 1000000u)};
 	cfg.variant = ring_init(&sq);
+	/* the row's label says where the SQ thread is: sqpoll (own), sqpoll-other, sqpoll-cpu3,
+	 * sqpoll-unpinned */
+	static char variant[40];
+	if (sqpoll && (!sq_cpu_opt || strcmp(sq_cpu_opt, "own") != 0)) {
+		if (!sq_cpu_opt)
+			snprintf(variant, sizeof variant, "sqpoll-unpinned");
+		else if (strcmp(sq_cpu_opt, "other") == 0)
+			snprintf(variant, sizeof variant, "sqpoll-other");
+		else
+			snprintf(variant, sizeof variant, "sqpoll-cpu%d", sq.cpu);
+		cfg.variant = variant;
+	}
 	if (sqpoll && !sqthread_find())
 		fatal_errno("--sqpoll: no iou-sqp thread among this process's threads"); /* stats need it */
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);

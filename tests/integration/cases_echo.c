@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 
 #define SIZES_CONNS 100
 
@@ -141,9 +142,10 @@ void case_busy_poll_napi(const struct target *t)
 	server_stop(&s, 5000);
 }
 
-/* sq_thread: echo-uring --sqpoll --sq-cpu own. The kernel thread that polls the submission queue
- * must be in the stats line, allowed only on the server's own CPU (its first: the server inherits
- * this process's affinity) and last seen there; its CPU time must grow under load and lie inside
+/* sq_thread: echo-uring --sqpoll --sq-cpu own|other. The kernel thread that polls the submission
+ * queue must be in the stats line, allowed only on the CPU asked for (own: the server's first, as
+ * it inherits this process's affinity; other: the first that is not that one) and last seen
+ * there; its CPU time must grow under load and lie inside
  * the server's user_us + sys_us over the same window (getrusage counts the whole thread group, so
  * the rows' CPU per request includes it). And the loop never enters the kernel to submit: at most
  * one io_uring_enter() a pass, for a wait or a wake-up. */
@@ -156,6 +158,12 @@ void case_sq_thread(const struct target *t)
 	int own = 0;
 	while (!CPU_ISSET(own, &set))
 		own++;
+	for (int i = 0; i + 1 < t->nargs; i++)
+		if (strcmp(t->args[i], "--sq-cpu") == 0 && strcmp(t->args[i + 1], "other") == 0) {
+			if (get_nprocs() < 2)
+				SKIP("--sq-cpu other needs a second CPU online");
+			own = own == 0 ? 1 : 0;
+		}
 	struct server s;
 	server_start(&s, t, NULL);
 	struct conn *c = xcalloc(N, sizeof *c);
