@@ -4,7 +4,7 @@
 #   make bench    the main job: the measured sweep (its rate from echo-epoll's capacity), every server's
 #                 capacity (bench/capacities), sizes and pipelining (bench/shapes), the variants
 #                 beside their bases (bench/variants), hyperfine,
-#                 bench/scaling, bench/manyconns, charts and report (~26 min; QUICK=1, a glance: < 3 min;
+#                 bench/scaling, bench/manyconns, charts and report (26-32 min by the VM's speed; QUICK=1, a glance: < 3 min;
 #                 SERVERS="epoll poll" CONNS="1000 10000" RATE=50k REPS=5 SIZES="64 1KiB" override)
 #   make plots    the charts and REPORT.md again, for RUN=results/runs/<stamp> (default: latest)
 #   make bench-hyperfine   fixed work timed by hyperfine, into RUN
