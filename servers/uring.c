@@ -368,8 +368,10 @@ int main(int argc, char **argv)
 			snprintf(variant, sizeof variant, "sqpoll-cpu%d", sq.cpu);
 		cfg.variant = variant;
 	}
-	if (sqpoll && !sqthread_find())
-		fatal_errno("--sqpoll: no iou-sqp thread among this process's threads"); /* stats need it */
+	if (sqpoll && !sqthread_find()) { /* the stats need it: its CPU is what the row must show */
+		fprintf(stderr, "echo-uring: --sqpoll: no iou-sqp thread among this process's threads\n");
+		exit(1);
+	}
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);
 	server_start(&cfg, SIGNALS_FD, false, &lis);
 
