@@ -15,7 +15,7 @@
  *    arrived meanwhile) is sent by the next one, from where the last stopped.
  *  - after a busy pass the wait holds out for a batch (--batch-min, --batch-wait); DEFER_TASKRUN
  *    where the kernel has it (uring_ring.h); the signalfd under a multishot poll.
- *  - --sqpoll [--sq-cpu CPU|own] [--sq-idle TIME]: a kernel thread polls the submission queue, so
+ *  - --sqpoll [--sq-cpu CPU|own|other] [--sq-idle TIME]: a kernel thread polls the submission queue, so
  *    a pass that finds completions ready makes no syscall at all; the price is that thread, which
  *    spins while it has had work within --sq-idle (1 s). Its CPU is the server's (the stats line
  *    shows it apart, and where it ran: sqthread.h); --sq-cpu own puts it on the server's own CPU,
@@ -69,11 +69,11 @@ static struct ring_batch batch = {.wait_ns = 20000, .min = 16}; /* --batch-wait,
 static bool recv_limit = true, recv_limit_fake; /* fake-einval: until the first -EINVAL */
 static const char *limit_opt = "auto";
 static bool sqpoll;
-static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, or own; NULL: the kernel's choice */
+static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, own or other; NULL: the kernel's choice */
 static uint64_t sq_idle_ns = 1000000000u;
 
 /* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one);
- * other the first online CPU that is not that one (on 2 cores, bench/run's loadgen's). */
+ * other CPU 1 if that one is CPU 0, else CPU 0 (on 2 cores, the one bench/run's loadgen is on). */
 static int sq_cpu(void)
 {
 	if (!sq_cpu_opt)
