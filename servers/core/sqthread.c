@@ -31,6 +31,7 @@ static bool read_small(const char *path, char *buf, size_t cap)
 	return true;
 }
 
+/* One look through this process's threads for the SQ thread, by its name. */
 static void look(void)
 {
 	char path[300], comm[64];
