@@ -8,8 +8,8 @@
  * line shows it apart as "sq_thread": {"tid", "cpu" (where it last ran), "allowed" (the CPUs it
  * may run on), "cpu_us"}, so that a row can say how much of the server's CPU it was and where.
  * Read at each stats line with 5 syscalls (its CPU clock, its affinity, and the open, read and
- * close of its /proc stat), which like
- * the line's own write are the measurement's, not counted as the server's.
+ * close of its /proc stat), which like the line's own write are the measurement's, not counted as
+ * the server's.
  */
 #ifndef MUXBENCH_SQTHREAD_H
 #define MUXBENCH_SQTHREAD_H
