@@ -257,9 +257,16 @@ def real(build):
             fail(f"--start auto: the probe {[(r['mode'], r['achieved_rps']) for r in probe]}, closed_peak_rps {peak}")
         if doc["start"] != capacity.start_from_peak(peak, 50_000, 1_000_000) or doc["steps"][0]["rate"] != doc["start"]:
             fail(f"--start auto: started at {doc['start']} (first step {doc['steps'][0]['rate']}) from a peak of {peak}")
-        if doc["verdict"] != "below_floor" or doc["steps"][-1]["rate"] != 50_000 or doc["interval"] != [None, 50_000]:
-            fail(f"--start auto under 1 us: {doc['verdict']}, steps {[s['rate'] for s in doc['steps']]}, "
-                 f"interval {doc['interval']}")
+        # Under 1 us every step the loadgen drives fails, down to the floor. But the start, half a
+        # closed-loop peak, can be more than the loadgen drives at a fixed rate on a slow machine
+        # (a CI run: its one step, 120k, was the loadgen's): then the search ends there, as
+        # loadgen_bound with no capacity, which is as right. Which of the two is the machine's.
+        rates = [s["rate"] for s in doc["steps"]]
+        first_behind = doc["verdict"] == "loadgen_bound" and rates == [doc["start"]] and \
+            doc["steps"][0]["verdict"] == "loadgen" and doc["interval"] == [None, doc["start"]] and doc["capacity_rps"] is None
+        down_to_floor = doc["verdict"] == "below_floor" and rates[-1] == 50_000 and doc["interval"] == [None, 50_000]
+        if not (first_behind or down_to_floor):
+            fail(f"--start auto under 1 us: {doc['verdict']}, steps {rates}, interval {doc['interval']}")
         for bad in (["--server", "epoll"], ["--server", "epoll", "--slo", "p99"],
                     ["--server", "epoll", "--slo", "p99=1ms", "--start", "100", "--floor", "500"],
                     ["--server", "epoll", "--slo", "p99=1ms", "--reps", "x"], ["--bogus"]):
