@@ -15,15 +15,16 @@
 static struct conn *all;
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 
-struct conn *conn_new(int fd, uint32_t cap)
+static struct conn *conn_open(int fd, bool direct, uint32_t cap)
 {
 	struct conn *c = malloc(sizeof *c + cap);
 	if (!c) {
-		sys_close(fd);
+		if (!direct)
+			sys_close(fd);
 		STAT_ADD(accept_errors, 1);
 		return NULL;
 	}
-	*c = (struct conn){.fd = fd};
+	*c = (struct conn){.fd = fd, .direct = direct};
 	connbuf_init(&c->buf, c->storage, cap);
 	pthread_mutex_lock(&all_lock);
 	c->next = all;
@@ -33,6 +34,16 @@ struct conn *conn_new(int fd, uint32_t cap)
 	pthread_mutex_unlock(&all_lock);
 	stats_conn_opened();
 	return c;
+}
+
+struct conn *conn_new(int fd, uint32_t cap)
+{
+	return conn_open(fd, false, cap);
+}
+
+struct conn *conn_new_direct(int slot, uint32_t cap)
+{
+	return conn_open(slot, true, cap);
 }
 
 void conn_close(struct conn *c)
@@ -45,7 +56,8 @@ void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	pthread_mutex_unlock(&all_lock);
-	sys_close(c->fd);
+	if (!c->direct)
+		sys_close(c->fd);
 	stats_conn_closed();
 	free(c);
 }

@@ -23,7 +23,8 @@
 
 struct conn {
 	struct conn *prev, *next; /* every open connection, so that conn_close_all() can find them */
-	int fd;
+	int fd;		/* or, with direct set, a slot of echo-uring's registered file table */
+	bool direct;	/* conn_new_direct(): no descriptor of ours; the ring closes the slot */
 	bool eof;	/* the peer shut down its side: flush what is pending, then close */
 	uint32_t loop_state; /* free for the loop: interest currently armed, queue membership, ... */
 	size_t loop_slot;    /* free for the loop: the connection's index in its own arrays */
@@ -40,7 +41,12 @@ enum conn_rc {
 /* Takes ownership of a connected socket; counts it as open. NULL on ENOMEM: the fd is closed and
  * the refusal counted in accept_errors (the connection was accepted but never opened). */
 struct conn *conn_new(int fd, uint32_t cap);
-/* Closes the socket, counts it, frees the connection. */
+/* The same for a socket that is a slot of an io_uring's registered file table (echo-uring
+ * --fixed-files): conn_close() then counts and frees it but closes nothing, since the slot is
+ * closed through the ring (and the slot's number as an fd is someone else's). NULL on ENOMEM,
+ * counted; the caller closes the slot. */
+struct conn *conn_new_direct(int slot, uint32_t cap);
+/* Closes the socket (unless it is direct), counts it, frees the connection. */
 void conn_close(struct conn *c);
 /* At exit: closes every connection still open (so that nothing leaks, and LeakSanitizer agrees). */
 void conn_close_all(void);

@@ -42,8 +42,10 @@
 	X(EPOLL_CREATE1, epoll_create1) X(EPOLL_CTL, epoll_ctl) X(EPOLL_WAIT, epoll_wait)          \
 	X(IO_URING_SETUP, io_uring_setup) X(IO_URING_REGISTER, io_uring_register)                  \
 	X(IO_URING_ENTER, io_uring_enter) /* echo-uring's only syscall per pass */
-/* Every io_uring operation: X(ENUM, name). One io_uring_enter() submits many of them. */
-#define SYS_OPS(X) X(ACCEPT, accept) X(RECV, recv) X(SEND, send) X(POLL, poll) X(CANCEL, cancel)
+/* Every io_uring operation: X(ENUM, name). One io_uring_enter() submits many of them. close:
+ * echo-uring --fixed-files closes a slot of its registered file table with one. */
+#define SYS_OPS(X)                                                                                 \
+	X(ACCEPT, accept) X(RECV, recv) X(SEND, send) X(POLL, poll) X(CANCEL, cancel) X(CLOSE, close)
 
 #define COUNTERS_ENUM_SYS(e, name) SYS_##e,
 #define COUNTERS_ENUM_OP(e, name) OP_##e,

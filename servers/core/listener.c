@@ -63,6 +63,10 @@ static void open_socket(struct listener *l, const struct server_config *cfg, boo
 		fail(cfg, "setsockopt SO_REUSEADDR");
 	if (reuseport && setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
 		fail(cfg, "setsockopt SO_REUSEPORT");
+	/* Linux copies it into every socket accepted here, which echo-uring --fixed-files relies on:
+	 * its connections have no fd for listener_admit()'s setsockopt(). */
+	if (setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+		fail(cfg, "setsockopt TCP_NODELAY");
 	if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		fail(cfg, "bind");
 	freeaddrinfo(ai);
@@ -233,8 +237,7 @@ bool listener_admit(struct listener *l, int fd)
 		errno = ECONNABORTED;
 		return false;
 	}
-	if (l->max_conns && STAT_GAUGE(conns) >= l->max_conns) {
-		STAT_ADD(rejected_max_conns, 1);
+	if (!listener_admit_direct(l)) {
 		sys_close(fd);
 		errno = ECONNABORTED;
 		return false;
@@ -244,6 +247,15 @@ bool listener_admit(struct listener *l, int fd)
 		STAT_ADD(accept_errors, 1);
 		sys_close(fd);
 		errno = ECONNABORTED;
+		return false;
+	}
+	return true;
+}
+
+bool listener_admit_direct(struct listener *l)
+{
+	if (l->max_conns && STAT_GAUGE(conns) >= l->max_conns) {
+		STAT_ADD(rejected_max_conns, 1);
 		return false;
 	}
 	return true;

@@ -5,7 +5,8 @@
  *  - --max-conns: a connection beyond the limit is accepted and closed at once, and counted.
  *  - fd_limit: a connection whose fd is too large for the loop (select's FD_SETSIZE) likewise,
  *    counted in rejected_fd_setsize and reported once on stderr.
- *  - every accepted socket gets TCP_NODELAY, so a small echo is never held back by Nagle's algorithm.
+ *  - every accepted socket gets TCP_NODELAY, so a small echo is never held back by Nagle's algorithm
+ *    (set on the listener too, whose accepted sockets inherit it: those without an fd need that).
  */
 #ifndef MUXBENCH_LISTENER_H
 #define MUXBENCH_LISTENER_H
@@ -68,6 +69,13 @@ int listener_accept(struct listener *l, bool blocking);
  * accepted elsewhere (echo-uring's multishot accept). False: the fd was closed and counted, and
  * errno is ECONNABORTED. listener_accept() applies it itself. */
 bool listener_admit(struct listener *l, int fd);
+
+/* The same for a socket that has no fd (echo-uring --fixed-files: a direct accept put it in a slot
+ * of the ring's file table): --max-conns only, counted; false: the caller closes the slot. No
+ * setsockopt() can reach such a socket: it has TCP_NODELAY from the listener, which every
+ * listener here sets (Linux copies it into accepted sockets). fd_limit does not apply: a slot is
+ * not an fd number. */
+bool listener_admit_direct(struct listener *l);
 
 void listener_close(struct listener *l);
 
