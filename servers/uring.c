@@ -20,6 +20,13 @@
  *    spins while it has had work within --sq-idle (1 s). Its CPU is the server's (the stats line
  *    shows it apart, and where it ran: sqthread.h); --sq-cpu own puts it on the server's own CPU,
  *    where it competes with the loop, --sq-cpu other on another (on 2 cores the loadgen's).
+ *  - --fixed-files: the multishot accept installs each connection in a slot of a registered file
+ *    table instead of an fd (direct accept), recv and send name the slot, a close is one more
+ *    operation on the ring, and the ring's own fd is registered: no operation or enter looks a
+ *    file up in the fd table or takes a reference on it. Such a connection has no fd, so what the
+ *    core does to an fd it cannot do: TCP_NODELAY comes from the listener (Linux copies it into
+ *    accepted sockets), and a full table (-ENFILE, the kernel dropped the connection) is counted
+ *    as accept_emfile, the fd limit's own count, since the table is as big as that limit.
  * Connections, admission and counts are the core's (listener_admit, conn_new, conn_close). One is
  * closed only once nothing of it is in flight (a send is awaited, a recv cancelled): a reused fd
  * number would receive the old connection's completions.
@@ -36,7 +43,7 @@
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 
-enum op { OP_TAG_ACCEPT, OP_TAG_LISTEN, OP_TAG_RECV, OP_TAG_SEND, OP_TAG_CANCEL, OP_TAG_SIGNAL };
+enum op { OP_TAG_ACCEPT, OP_TAG_LISTEN, OP_TAG_RECV, OP_TAG_SEND, OP_TAG_CANCEL, OP_TAG_SIGNAL, OP_TAG_CLOSE };
 enum { OP_TAG_BITS = 8 }; /* user_data: the fd above them */
 
 enum flag { /* in conn.loop_state; conn.eof: the peer shut down, send what is pending, then close */
@@ -71,6 +78,7 @@ static const char *limit_opt = "auto";
 static bool sqpoll;
 static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, own or other; NULL: the kernel's choice */
 static uint64_t sq_idle_ns = 1000000000u;
+static bool fixed_files; /* --fixed-files: connections are slots of the ring's file table */
 
 /* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one);
  * other CPU 1 if that one is CPU 0, else CPU 0 (on 2 cores, the one bench/run's loadgen is on). */
@@ -110,11 +118,31 @@ static void queued(struct io_uring_sqe *sqe, int fd, enum op tag, enum sys_op co
 	sys_op_counted(counted);
 }
 
+/* recv and send name the connection's socket: with --fixed-files, a slot of the file table. */
+static void on_socket(struct io_uring_sqe *sqe)
+{
+	if (fixed_files)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
 static void arm_accept(void)
 {
 	struct io_uring_sqe *sqe = ring_sqe();
-	io_uring_prep_multishot_accept(sqe, lis.fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fixed_files) /* the kernel picks a free slot; SOCK_CLOEXEC means nothing to a slot */
+		io_uring_prep_multishot_accept_direct(sqe, lis.fd, NULL, NULL, 0);
+	else
+		io_uring_prep_multishot_accept(sqe, lis.fd, NULL, NULL, SOCK_CLOEXEC);
 	queued(sqe, 0, OP_TAG_ACCEPT, OP_ACCEPT);
+}
+
+/* --fixed-files: a slot is closed by the ring. The kernel gives it to the next direct accept only
+ * once this has run, and it is queued only when nothing of the old connection is in flight, so no
+ * completion of the old one can meet the new one. */
+static void close_slot(int slot)
+{
+	struct io_uring_sqe *sqe = ring_sqe();
+	io_uring_prep_close_direct(sqe, (unsigned)slot);
+	queued(sqe, slot, OP_TAG_CLOSE, OP_CLOSE);
 }
 
 /* The signalfd (multishot), or the listener at the fd limit (once: see accept_now()). */
@@ -150,6 +178,7 @@ static void arm_recv(struct conn *c)
 		io_uring_prep_recv(sqe, c->fd, NULL, buf_size, 0); /* fits: armed with that much room */
 	}
 	if (!fake) {
+		on_socket(sqe);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = BUFS_GROUP;
 	}
@@ -175,6 +204,7 @@ static void send_pending(struct conn *c)
 {
 	struct io_uring_sqe *sqe = ring_sqe();
 	io_uring_prep_send(sqe, c->fd, connbuf_out(&c->buf), connbuf_pending(&c->buf), MSG_NOSIGNAL);
+	on_socket(sqe);
 	queued(sqe, c->fd, OP_TAG_SEND, OP_SEND);
 	c->loop_state |= SENDING;
 	batch.sends++;
@@ -195,6 +225,8 @@ static void progress(struct conn *c)
 		if (!(c->loop_state & (RECV_ARMED | SENDING))) {
 			bufs_forget(c->fd);
 			conns[c->fd] = NULL;
+			if (c->direct)
+				close_slot(c->fd);
 			conn_close(c);
 		}
 		return;
@@ -207,6 +239,7 @@ static void progress(struct conn *c)
 		arm_recv(c);
 }
 
+/* fd: a descriptor, or with --fixed-files a slot (the table has max_fds of them). */
 static void adopt(int fd)
 {
 	if ((size_t)fd >= max_fds) { /* only if the fd limit was raised from outside since the start */
@@ -214,7 +247,13 @@ static void adopt(int fd)
 		STAT_ADD(accept_errors, 1);
 		return;
 	}
-	if ((conns[fd] = conn_new(fd, (uint32_t)cfg.buffer))) /* NULL: closed and counted */
+	if (fixed_files) {
+		if (!(conns[fd] = conn_new_direct(fd, (uint32_t)cfg.buffer))) /* NULL: counted */
+			close_slot(fd);
+	} else {
+		conns[fd] = conn_new(fd, (uint32_t)cfg.buffer); /* NULL: closed and counted */
+	}
+	if (conns[fd])
 		arm_recv(conns[fd]);
 }
 
@@ -236,9 +275,16 @@ static void accept_now(void)
 static void on_accept(struct io_uring_cqe *cqe)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
-	if (cqe->res >= 0) {
+	if (cqe->res >= 0 && fixed_files) {
+		if (listener_admit_direct(&lis))
+			adopt(cqe->res);
+		else
+			close_slot(cqe->res);
+	} else if (cqe->res >= 0) {
 		if (listener_admit(&lis, cqe->res))
 			adopt(cqe->res);
+	} else if (cqe->res == -ENFILE && fixed_files) {
+		STAT_ADD(accept_emfile, 1); /* no free slot: the kernel accepted it and closed it */
 	} else if (cqe->res == -EMFILE || cqe->res == -ENFILE) {
 		if (!more) /* it stopped: accept by hand until the fds suffice again */
 			accept_now();
@@ -312,6 +358,12 @@ static void handle(struct io_uring_cqe *cqe)
 	case OP_TAG_RECV: on_recv(c, cqe); break;
 	case OP_TAG_SEND: on_send(c, cqe); break;
 	case OP_TAG_CANCEL: break; /* the recv's own last completion says it is over */
+	case OP_TAG_CLOSE:
+		if (cqe->res < 0) { /* a slot lost for good: a bug, not a peer's doing */
+			errno = -cqe->res;
+			fatal_errno("close of file slot %llu", (unsigned long long)(ud >> OP_TAG_BITS));
+		}
+		break;
 	case OP_TAG_SIGNAL:
 		signals_on_readable(); /* server_running() acts on it before the next wait */
 		if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -336,6 +388,9 @@ int main(int argc, char **argv)
 		 "with --sqpoll: pin that thread to CPU (own: the server's first CPU; other: another one; default: the kernel's choice)"},
 		{"sq-idle", OPT_DURATION, &sq_idle_ns, 1000000u, 60000000000u, "TIME",
 		 "with --sqpoll: how long that thread spins without work before it sleeps (1s)"},
+		{"fixed-files", OPT_FLAG, &fixed_files, 0, 0, NULL,
+		 "registered files: accept straight into the ring's file table, recv and send by slot, "
+		 "the ring fd registered"},
 		{0}};
 	options_parse(&cfg, argc, argv, options);
 	recv_limit = strcmp(limit_opt, "off") != 0;
@@ -372,8 +427,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "echo-uring: --sqpoll: no iou-sqp thread among this process's threads\n");
 		exit(1);
 	}
+	/* --fixed-files: "fixed" over the default ring (the row uring-fixed), else after what the ring
+	 * is: sqpoll-fixed, coop_taskrun-fixed */
+	static char fixed_variant[48];
+	if (fixed_files) {
+		if (strcmp(cfg.variant, "defer_taskrun") == 0)
+			snprintf(fixed_variant, sizeof fixed_variant, "fixed");
+		else
+			snprintf(fixed_variant, sizeof fixed_variant, "%s-fixed", cfg.variant);
+		cfg.variant = fixed_variant;
+	}
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);
 	server_start(&cfg, SIGNALS_FD, false, &lis);
+	/* Before the first accept, and after listener_open() raised RLIMIT_NOFILE to max_fds: the
+	 * kernel refuses a table larger than that limit. */
+	if (fixed_files)
+		ring_register_files((unsigned)max_fds);
 
 	arm_accept();
 	arm_poll(signals_fd(), OP_TAG_SIGNAL);

@@ -53,6 +53,11 @@ struct ring_sqpoll {
 /* Sets the ring up; returns the variant that ran ("defer_taskrun", "coop_taskrun", "plain", or
  * with sq->on "sqpoll"). */
 const char *ring_init(const struct ring_sqpoll *sq);
+/* --fixed-files: a sparse registered file table of `slots` entries (a direct accept installs each
+ * connection in a free one; recv and send name the slot, with IOSQE_FIXED_FILE) and the ring's own
+ * fd registered, so that neither an operation nor an io_uring_enter() looks its file up in the
+ * process's fd table and takes a reference on it: what io_uring saves beyond the syscalls. */
+void ring_register_files(unsigned slots);
 /* The next free submission entry; when the queue is full, submits what is there to make room. */
 struct io_uring_sqe *ring_sqe(void);
 

@@ -2,7 +2,7 @@
 """test_variants.py - epoll's layouts beside epoll, from real runs, and the report's section on them.
 
 Runs bench/variants small (epoll, epoll-oneshot, epoll2, epoll-busypoll, and with liburing uring and
-uring-sqpoll; N = 100, M = 20, 2k req/s, one repetition of 0.3 s), then the report beside the
+uring-fixed and uring-sqpoll; N = 100, M = 20, 2k req/s, one repetition of 0.3 s), then the report beside the
 committed sample's main rows, and checks:
   - a row per server, each labelled as the table of servers names it; epoll, epoll-oneshot and
     epoll2 ok; epoll-busypoll unsupported:no_napi (loopback gives no socket a NAPI id), or
@@ -13,6 +13,7 @@ committed sample's main rows, and checks:
     on every wait (more than 10x epoll's ready fds per request);
   - the report's "What the newer interfaces buy" has each row's own figures beside its base, a
     sentence per variant from them, and the reason for the unsupported row;
+  - uring-fixed (registered files) ok, with its sentence beside uring's;
   - uring-sqpoll's SQ thread: its CPU per request is a part of the row's, on the one CPU it is
     pinned to, and its sentence says so;
   - VARIANT_SERVERS naming a row the table lacks is bench/sweep's usage error (exit 2) before
@@ -33,7 +34,7 @@ sys.path.insert(0, os.path.join(SRC, "bench", "lib"))
 import results  # noqa: E402
 
 SERVERS = "epoll epoll-oneshot epoll2 epoll-busypoll"
-URINGS = "uring uring-sqpoll"  # with liburing: io_uring's SQ thread beside the default ring
+URINGS = "uring uring-fixed uring-sqpoll"  # with liburing: registered files, the SQ thread, beside the default
 
 
 def usage_error(build):
@@ -120,6 +121,12 @@ def main():
             fail("epoll2's sentence does not give its ready fds per request")
         if f"epoll-busypoll: `{busy}`:" not in report:
             fail("epoll-busypoll's reason is missing")
+        if "uring-fixed" in by:
+            f = by["uring-fixed"]
+            if f["status"] != "ok":
+                fail(f"uring-fixed: {f['status']}")
+            if f"uring-fixed made {f['syscalls_per_req']:.2f} syscalls per request against uring's" not in report:
+                fail("uring-fixed's sentence is missing or not its row's figures")
         if "uring-sqpoll" in by:
             sqpoll_checks(by["uring-sqpoll"], report)
     finally:

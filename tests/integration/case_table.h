@@ -47,6 +47,8 @@ CASE(busy_poll_napi,     40,       true,     "busy_poll",
      "epoll --busy-poll over loopback: echoes, asks each connection for its NAPI id, counts none")
 CASE(sq_thread,          40,       false,    "sq_thread",
      "io_uring --sqpoll: its kernel thread pinned to the server's CPU, its time in the server's")
+CASE(fixed_files,        40,       true,     "fixed_files",
+     "io_uring --fixed-files: 50 connections' lives without accept4, setsockopt or close")
 CASE(loops_stats,        40,       true,     "multiloop",
      "several loops: snapshots and the final line are exact sums")
 CASE(hold_past_nofile,   40,       false,    "workers",

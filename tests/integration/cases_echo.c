@@ -10,8 +10,9 @@
  * server still holds. A 1 MiB payload guarantees the server sees EOF while output is pending, and
  * the client pauses reading after its shutdown so the pending buffer is full at that moment.
  *
- * ring_dry, busy_poll_napi and sq_thread are the echo paths of one server's options: io_uring's
- * dry buffer ring, epoll's busy polling where there is no NAPI, io_uring's SQ thread.
+ * ring_dry, busy_poll_napi, sq_thread and fixed_files are the echo paths of one server's options:
+ * io_uring's dry buffer ring, epoll's busy polling where there is no NAPI, io_uring's SQ thread,
+ * io_uring's registered files.
  */
 #include "cases.h"
 
@@ -204,5 +205,53 @@ void case_sq_thread(const struct target *t)
 	for (size_t i = 0; i < N; i++)
 		conn_close(&c[i]);
 	free(c);
+	server_stop(&s, 5000);
+}
+
+/* io_uring --fixed-files: connections accepted straight into the ring's file table have no fd, so
+ * over their whole life (accepted, echoed, closed by the client) the server makes no accept4,
+ * setsockopt or close (the default uring makes one setsockopt and one close per connection), and
+ * closes each slot with one ring operation. */
+void case_fixed_files(const struct target *t)
+{
+	enum { N = 50, ROUNDS = 20 };
+	/* (reads there are: the signalfd's, one per snapshot asked for) */
+	static const char *const none[] = {"accept4", "setsockopt", "close", "write"};
+	struct server s;
+	server_start(&s, t, NULL);
+	char *a = server_snapshot(&s);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, s.port, 1, deadline_in(10000));
+	for (int r = 0; r < ROUNDS; r++)
+		echo_round(c, N, 4 * KiB, 0, deadline_in(10000));
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
+	if (server_wait_stat(&s, "conns", 0, 10000) != 0)
+		FAIL("the server still holds connections 10 s after the clients closed them");
+	char *b = server_snapshot(&s);
+	if (!strstr(b, "fixed\",\"pid\""))
+		FAIL("the stats' variant does not say fixed: %s", b);
+	for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+		uint64_t n[2];
+		if (json_get_u64_in(a, "syscalls", none[i], &n[0]) != JSON_OK ||
+		    json_get_u64_in(b, "syscalls", none[i], &n[1]) != JSON_OK)
+			FAIL("no syscalls.%s in the stats line: %s", none[i], b);
+		if (n[1] != n[0])
+			FAIL("%llu %s() calls for %d connections with registered files",
+			     (unsigned long long)(n[1] - n[0]), none[i], N);
+	}
+	uint64_t closes[2];
+	if (json_get_u64_in(a, "uring_ops", "close", &closes[0]) != JSON_OK ||
+	    json_get_u64_in(b, "uring_ops", "close", &closes[1]) != JSON_OK)
+		FAIL("no uring_ops.close in the stats line: %s", b);
+	note("%d connections: %llu slots closed by the ring, no accept4, setsockopt or close", N,
+	     (unsigned long long)(closes[1] - closes[0]));
+	ASSERT_EQ(stats_u64(b, "accepted") - stats_u64(a, "accepted"), (uint64_t)N);
+	ASSERT_EQ(stats_u64(b, "closed") - stats_u64(a, "closed"), (uint64_t)N);
+	ASSERT_EQ(closes[1] - closes[0], (uint64_t)N);
+	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * 4 * KiB);
+	free(a);
+	free(b);
 	server_stop(&s, 5000);
 }
