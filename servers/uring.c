@@ -243,7 +243,10 @@ static void progress(struct conn *c)
 static void adopt(int fd)
 {
 	if ((size_t)fd >= max_fds) { /* only if the fd limit was raised from outside since the start */
-		sys_close(fd);
+		if (fixed_files) /* (never: the table has max_fds slots) */
+			close_slot(fd);
+		else
+			sys_close(fd);
 		STAT_ADD(accept_errors, 1);
 		return;
 	}
@@ -283,8 +286,10 @@ static void on_accept(struct io_uring_cqe *cqe)
 	} else if (cqe->res >= 0) {
 		if (listener_admit(&lis, cqe->res))
 			adopt(cqe->res);
-	} else if (cqe->res == -ENFILE && fixed_files) {
-		STAT_ADD(accept_emfile, 1); /* no free slot: the kernel accepted it and closed it */
+	} else if ((cqe->res == -ENFILE || cqe->res == -EMFILE) && fixed_files) {
+		/* no free slot (ENFILE): the kernel accepted it and closed it. Never accept_now(): its
+		 * fds are not slots. */
+		STAT_ADD(accept_emfile, 1);
 	} else if (cqe->res == -EMFILE || cqe->res == -ENFILE) {
 		if (!more) /* it stopped: accept by hand until the fds suffice again */
 			accept_now();
