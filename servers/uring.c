@@ -27,6 +27,18 @@
  *    core does to an fd it cannot do: TCP_NODELAY comes from the listener (Linux copies it into
  *    accepted sockets), and a full table (-ENFILE, the kernel dropped the connection) is counted
  *    as accept_emfile, the fd limit's own count, since the table is as big as that limit.
+ *  - --zc: sends are IORING_OP_SEND_ZC: the kernel sends from our pages instead of copying them,
+ *    and a second completion (the notification) says when it let go of them, which for TCP is
+ *    when the peer acknowledged them. Until then the bytes sent stay where they are (pinned: not
+ *    consumed, no compaction), but the next send may start after them as soon as the first
+ *    completion came: a connection that waited for each notification would send one buffer per
+ *    acknowledgement (make test's backpressure case: 2 MB/s). The notification also says whether
+ *    the kernel had to copy after all (IORING_SEND_ZC_REPORT_USAGE: zc_notifs, zc_copied in the
+ *    stats); over loopback it does (make test's zero_copy case: every notification), since a
+ *    packet delivered locally cannot keep pointing at our pages. bytes_out counts a send at its
+ *    notification, when the buffer is free again: bytes_in - bytes_out stays what the server
+ *    holds. Since pinned bytes fill the buffer, no more than --buffer of a connection's bytes is
+ *    ever unacknowledged: its throughput is at most --buffer per round trip.
  * Connections, admission and counts are the core's (listener_admit, conn_new, conn_close). One is
  * closed only once nothing of it is in flight (a send is awaited, a recv cancelled): a reused fd
  * number would receive the old connection's completions.
@@ -54,6 +66,13 @@ enum flag { /* in conn.loop_state; conn.eof: the peer shut down, send what is pe
 	STARVED = 1u << 4,	/* its recv ended with -ENOBUFS: re-arm when buffers return */
 	RECV_LIMITED = 1u << 5, /* the live recv was armed with the kernel's byte limit */
 };
+/* --zc, per connection: loop_slot the pending bytes already sent and pinned (the first ones),
+ * loop_count the notifications still to come for them. */
+
+#ifndef IORING_SEND_ZC_REPORT_USAGE /* Linux 6.2; liburing 2.3 predates them */
+#define IORING_SEND_ZC_REPORT_USAGE (1u << 3)
+#define IORING_NOTIF_USAGE_ZC_COPIED (1u << 31)
+#endif
 
 /* Readiness checks: none are made (the multishot accept and recvs are armed once and complete);
  * the count is the completions reaped, which ring_pass() returns as `events` and stats.c shows
@@ -79,6 +98,7 @@ static bool sqpoll;
 static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, own or other; NULL: the kernel's choice */
 static uint64_t sq_idle_ns = 1000000000u;
 static bool fixed_files; /* --fixed-files: connections are slots of the ring's file table */
+static bool zero_copy;	 /* --zc: IORING_OP_SEND_ZC */
 
 /* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one);
  * other CPU 1 if that one is CPU 0, else CPU 0 (on 2 cores, the one bench/run's loadgen is on). */
@@ -156,10 +176,16 @@ static void arm_poll(int fd, enum op tag)
 	queued(sqe, 0, tag, OP_POLL);
 }
 
-/* Room at the tail; first compacts if it is short and no send reads the pending bytes. */
+/* The pending output may not move while a send reads it, nor (--zc) while the kernel holds any. */
+static bool pinned(const struct conn *c)
+{
+	return (c->loop_state & SENDING) || c->loop_count > 0;
+}
+
+/* Room at the tail; first compacts if it is short and the pending bytes may move. */
 static uint32_t tail_room(struct conn *c)
 {
-	if (!(c->loop_state & SENDING))
+	if (!pinned(c))
 		connbuf_reserve(&c->buf, buf_size);
 	return connbuf_tail_room(&c->buf);
 }
@@ -203,7 +229,12 @@ static void cancel_recv(struct conn *c)
 static void send_pending(struct conn *c)
 {
 	struct io_uring_sqe *sqe = ring_sqe();
-	io_uring_prep_send(sqe, c->fd, connbuf_out(&c->buf), connbuf_pending(&c->buf), MSG_NOSIGNAL);
+	const char *from = connbuf_out(&c->buf) + c->loop_slot; /* after what is pinned (--zc) */
+	size_t n = connbuf_pending(&c->buf) - c->loop_slot;
+	if (zero_copy)
+		io_uring_prep_send_zc(sqe, c->fd, from, n, MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE);
+	else
+		io_uring_prep_send(sqe, c->fd, from, n, MSG_NOSIGNAL);
 	on_socket(sqe);
 	queued(sqe, c->fd, OP_TAG_SEND, OP_SEND);
 	c->loop_state |= SENDING;
@@ -214,15 +245,15 @@ static void send_pending(struct conn *c)
 static void progress(struct conn *c)
 {
 	if (!(c->loop_state & SENDING)) {
-		bufs_take_held(c->fd, &c->buf);
-		if (connbuf_pending(&c->buf) && !(c->loop_state & FAILED)) {
+		bufs_take_held(c->fd, &c->buf, !pinned(c));
+		if (connbuf_pending(&c->buf) > c->loop_slot && !(c->loop_state & FAILED)) {
 			tail_room(c); /* compact now, if the tail is short: the send pins it from here */
 			send_pending(c);
 		}
 	}
 	if ((c->loop_state & FAILED) || (c->eof && connbuf_pending(&c->buf) + bufs_held(c->fd) == 0)) {
 		cancel_recv(c);
-		if (!(c->loop_state & (RECV_ARMED | SENDING))) {
+		if (!(c->loop_state & (RECV_ARMED | SENDING)) && c->loop_count == 0) {
 			bufs_forget(c->fd);
 			conns[c->fd] = NULL;
 			if (c->direct)
@@ -315,7 +346,7 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 		STAT_ADD(bytes_in, (uint64_t)cqe->res);
 		batch.arrivals++;
 		bufs_received(c->fd, &c->buf, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT),
-			      (uint32_t)cqe->res, !(c->loop_state & SENDING));
+			      (uint32_t)cqe->res, !pinned(c));
 	} else if (cqe->res == 0) {
 		c->eof = true;
 	} else if (cqe->res == -ENOBUFS) {
@@ -335,13 +366,37 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 
 static void on_send(struct conn *c, struct io_uring_cqe *cqe)
 {
-	c->loop_state &= ~SENDING;
-	if (cqe->res >= 0) {
+	if (cqe->flags & IORING_CQE_F_NOTIF) { /* --zc: the kernel let go of one send's bytes */
+		STAT_ADD(zc_notifs, 1);
+		if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+			STAT_ADD(zc_copied, 1);
+		if (--c->loop_count == 0) { /* of them all: only now, since consuming may reset the buffer */
+			STAT_ADD(bytes_out, c->loop_slot);
+			connbuf_consume(&c->buf, (uint32_t)c->loop_slot);
+			c->loop_slot = 0;
+		}
+		progress(c);
+		return;
+	}
+	/* bytes_out: what left the server's buffer. With --zc that is at the notification, not here:
+	 * until then the bytes are still the server's to hold (bytes_in - bytes_out, what torture's
+	 * cases read as owed), though the kernel sent them; a delayed ACK holds them up to 200 ms. */
+	if (cqe->res >= 0 && !(cqe->flags & IORING_CQE_F_MORE) && c->loop_count == 0) {
 		STAT_ADD(bytes_out, (uint64_t)cqe->res);
-		connbuf_consume(&c->buf, (uint32_t)cqe->res); /* short or not, the next starts here */
-	} else if (!(c->loop_state & FAILED)) {
+	} else if (cqe->res < 0 && !(c->loop_state & FAILED)) {
 		STAT_ADD(resets, 1); /* EPIPE, ECONNRESET: the peer left */
 		c->loop_state |= FAILED;
+	}
+	uint32_t sent = cqe->res > 0 ? (uint32_t)cqe->res : 0;
+	c->loop_state &= ~SENDING;
+	if (cqe->flags & IORING_CQE_F_MORE) { /* --zc: a notification follows, even after an error */
+		c->loop_count++;
+		c->loop_slot += sent; /* pinned until then; the next send starts after them */
+	} else if (c->loop_count > 0) { /* behind pinned bytes (none such today: every --zc send
+					 * has a notification): consumed with them */
+		c->loop_slot += sent;
+	} else {
+		connbuf_consume(&c->buf, sent); /* short or not, the next starts here */
 	}
 	progress(c);
 }
@@ -393,6 +448,8 @@ int main(int argc, char **argv)
 		 "with --sqpoll: pin that thread to CPU (own: the server's first CPU; other: another one; default: the kernel's choice)"},
 		{"sq-idle", OPT_DURATION, &sq_idle_ns, 1000000u, 60000000000u, "TIME",
 		 "with --sqpoll: how long that thread spins without work before it sleeps (1s)"},
+		{"zc", OPT_FLAG, &zero_copy, 0, 0, NULL,
+		 "zero-copy sends (IORING_OP_SEND_ZC), each held in flight until its notification"},
 		{"fixed-files", OPT_FLAG, &fixed_files, 0, 0, NULL,
 		 "registered files: accept straight into the ring's file table, recv and send by slot, "
 		 "the ring fd registered"},
@@ -432,15 +489,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "echo-uring: --sqpoll: no iou-sqp thread among this process's threads\n");
 		exit(1);
 	}
-	/* --fixed-files: "fixed" over the default ring (the row uring-fixed), else after what the ring
-	 * is: sqpoll-fixed, coop_taskrun-fixed */
-	static char fixed_variant[48];
-	if (fixed_files) {
-		if (strcmp(cfg.variant, "defer_taskrun") == 0)
-			snprintf(fixed_variant, sizeof fixed_variant, "fixed");
-		else
-			snprintf(fixed_variant, sizeof fixed_variant, "%s-fixed", cfg.variant);
-		cfg.variant = fixed_variant;
+	/* --fixed-files and --zc name themselves after what the ring is, alone over the default ring
+	 * (the rows uring-fixed, uring-zc): fixed, zc, fixed-zc, sqpoll-fixed, coop_taskrun-zc */
+	static char opt_variant[64];
+	if (fixed_files || zero_copy) {
+		bool plain = strcmp(cfg.variant, "defer_taskrun") == 0;
+		snprintf(opt_variant, sizeof opt_variant, "%s%s%s%s%s", plain ? "" : cfg.variant,
+			 fixed_files && !plain ? "-" : "", fixed_files ? "fixed" : "",
+			 zero_copy && (fixed_files || !plain) ? "-" : "", zero_copy ? "zc" : "");
+		cfg.variant = opt_variant;
 	}
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);
 	server_start(&cfg, SIGNALS_FD, false, &lis);

@@ -290,10 +290,10 @@ static void return_oldest(struct held *h)
 	buffer_return(bid);
 }
 
-void bufs_take_held(int fd, struct connbuf *b)
+void bufs_take_held(int fd, struct connbuf *b, bool may_move)
 {
 	struct held *h = &held[fd];
-	while (h->bytes > 0 && connbuf_append(b, buf_at(h->head), buf_len[h->head], true))
+	while (h->bytes > 0 && connbuf_append(b, buf_at(h->head), buf_len[h->head], may_move))
 		return_oldest(h);
 }
 

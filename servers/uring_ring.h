@@ -83,8 +83,9 @@ void bufs_exit(void);
  * output only if may_move) and the buffer handed back; or, if fd holds some already or it does not
  * fit, held behind them. */
 void bufs_received(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move);
-/* As much of what fd holds as fits now, oldest first, into b; those buffers go back to the ring. */
-void bufs_take_held(int fd, struct connbuf *b);
+/* As much of what fd holds as fits now, oldest first, into b (moving b's pending output only if
+ * may_move); those buffers go back to the ring. */
+void bufs_take_held(int fd, struct connbuf *b, bool may_move);
 /* Bytes fd holds in ring buffers. */
 uint32_t bufs_held(int fd);
 

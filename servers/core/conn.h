@@ -28,6 +28,7 @@ struct conn {
 	bool eof;	/* the peer shut down its side: flush what is pending, then close */
 	uint32_t loop_state; /* free for the loop: interest currently armed, queue membership, ... */
 	size_t loop_slot;    /* free for the loop: the connection's index in its own arrays */
+	uint32_t loop_count; /* free for the loop: a count it keeps per connection */
 	struct connbuf buf;  /* its data is the storage below */
 	char storage[];
 };

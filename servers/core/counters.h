@@ -72,8 +72,9 @@ struct sys_counters {
  *  --max-conns; accept_emfile: shed because the process ran out of fds; accept_errors: any other
  *  accept() failure; threads: alive, the main one included; no_napi_conns: accepted
  *  connections whose socket carries no NAPI id, counted only by epoll --busy-poll, which needs
- *  one; loop_accepted, loop_closed: this loop's share of accepted and closed, for the line's
- *  "loops" breakdown. */
+ *  one; zc_notifs, zc_copied: echo-uring --zc's notifications (one per zero-copy send), and those
+ *  that said the kernel copied the bytes after all; loop_accepted, loop_closed: this loop's share
+ *  of accepted and closed, for the line's "loops" breakdown. */
 #define STATS_FIELDS(X)                                                                            \
 	X(requests, LOOP, 1) X(bytes_in, LOOP, 1) X(bytes_out, LOOP, 1) X(accepted, SHARED, 1)     \
 	X(closed, SHARED, 1) X(conns, SHARED, 1) X(peak_conns, SHARED, 1)                          \
@@ -81,8 +82,8 @@ struct sys_counters {
 	X(checks, LOOP, STATS_CHECK) X(walked, LOOP, STATS_CHECK) X(scanned, LOOP, STATS_CHECK)    \
 	X(rejected_fd_setsize, SHARED, 1) X(rejected_max_conns, SHARED, 1)                         \
 	X(accept_emfile, SHARED, 1) X(accept_errors, SHARED, 1) X(resets, LOOP, 1)                 \
-	X(threads, SHARED, 1) X(no_napi_conns, SHARED, 1) X(loop_accepted, LOOP, 0)                \
-	X(loop_closed, LOOP, 0)
+	X(threads, SHARED, 1) X(no_napi_conns, SHARED, 1) X(zc_notifs, LOOP, 1)                    \
+	X(zc_copied, LOOP, 1) X(loop_accepted, LOOP, 0) X(loop_closed, LOOP, 0)
 
 /* shown: 0 per-loop only (the "loops" breakdown), 1 in the line, STATS_CHECK in the line as the
  * server's checks model says (stats.c: null where it cannot count them, or another field's count

@@ -49,6 +49,8 @@ CASE(sq_thread,          40,       false,    "sq_thread",
      "io_uring --sqpoll: its kernel thread pinned to the server's CPU, its time in the server's")
 CASE(fixed_files,        40,       true,     "fixed_files",
      "io_uring --fixed-files: 50 connections' lives without accept4, setsockopt or close")
+CASE(zero_copy,          40,       true,     "zero_copy",
+     "io_uring --zc: 64 KiB echoes through zero-copy sends, one notification each")
 CASE(loops_stats,        40,       true,     "multiloop",
      "several loops: snapshots and the final line are exact sums")
 CASE(hold_past_nofile,   40,       false,    "workers",

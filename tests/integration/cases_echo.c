@@ -10,9 +10,9 @@
  * server still holds. A 1 MiB payload guarantees the server sees EOF while output is pending, and
  * the client pauses reading after its shutdown so the pending buffer is full at that moment.
  *
- * ring_dry, busy_poll_napi, sq_thread and fixed_files are the echo paths of one server's options:
- * io_uring's dry buffer ring, epoll's busy polling where there is no NAPI, io_uring's SQ thread,
- * io_uring's registered files.
+ * ring_dry, busy_poll_napi, sq_thread, fixed_files and zero_copy are the echo paths of one server's
+ * options: io_uring's dry buffer ring, epoll's busy polling where there is no NAPI, io_uring's SQ
+ * thread, registered files and zero-copy sends.
  */
 #include "cases.h"
 
@@ -253,5 +253,56 @@ void case_fixed_files(const struct target *t)
 	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * 4 * KiB);
 	free(a);
 	free(b);
+	server_stop(&s, 5000);
+}
+
+/* io_uring --zc: every send is a zero-copy one whose bytes stay the kernel's until its
+ * notification. 64 KiB rounds through a 16 KiB buffer make each connection send, refill and
+ * compact many times, and echo_round() checks every byte. (That catches a buffer reused before
+ * its notification only where the kernel reads our pages again after the first completion, a
+ * retransmission: over loopback a packet is copied as it is delivered.) Each send gets exactly
+ * one notification, and zc_copied (the kernel copied after all) is at most that. */
+void case_zero_copy(const struct target *t)
+{
+	enum { N = 10, ROUNDS = 20 };
+	struct server s;
+	server_start(&s, t, NULL);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, s.port, 1, deadline_in(10000));
+	char *a = server_snapshot(&s);
+	for (int r = 0; r < ROUNDS; r++)
+		echo_round(c, N, 64 * KiB, 0, deadline_in(10000));
+	/* The notifications follow the peer's ACKs, a delayed one up to 200 ms after the echo */
+	char *b = NULL;
+	for (int64_t until = deadline_in(5000);;) {
+		free(b);
+		b = server_snapshot(&s);
+		uint64_t sent = 0, notified = stats_u64(b, "zc_notifs");
+		if (json_get_u64_in(b, "uring_ops", "send", &sent) != JSON_OK)
+			FAIL("no uring_ops.send in the stats line: %s", b);
+		if (notified >= sent || deadline_left(until) == 0)
+			break;
+		sleep_ms(20);
+	}
+	if (!strstr(b, "zc\",\"pid\""))
+		FAIL("the stats' variant does not say zc: %s", b);
+	uint64_t sends[2];
+	if (json_get_u64_in(a, "uring_ops", "send", &sends[0]) != JSON_OK ||
+	    json_get_u64_in(b, "uring_ops", "send", &sends[1]) != JSON_OK)
+		FAIL("no uring_ops.send in the stats line: %s", b);
+	uint64_t notifs = stats_u64(b, "zc_notifs") - stats_u64(a, "zc_notifs");
+	uint64_t copied = stats_u64(b, "zc_copied") - stats_u64(a, "zc_copied");
+	note("%llu zero-copy sends, %llu notifications, %llu of them copied",
+	     (unsigned long long)(sends[1] - sends[0]), (unsigned long long)notifs,
+	     (unsigned long long)copied);
+	ASSERT_GT(sends[1] - sends[0], 0);
+	ASSERT_EQ(notifs, sends[1] - sends[0]);
+	ASSERT_LE(copied, notifs);
+	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * 64 * KiB);
+	free(a);
+	free(b);
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
 	server_stop(&s, 5000);
 }
