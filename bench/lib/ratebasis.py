@@ -12,6 +12,8 @@ A search that finds no capacity leaves the rate at FALLBACK and says why; RATE= 
 usage: ratebasis.py measure OUT SLO REPS DURATION   (prints the rate; exit 0 even on a fallback)
        ratebasis.py given OUT RATE                  (RATE= was set: the basis says so)
        ratebasis.py meta OUT                        (rate.json into OUT/meta.json)
+       ratebasis.py scale RATE FACTOR FLOOR         (RATE x FACTOR to two figures, at least FLOOR:
+                                                     bench/variants' rate for its larger requests)
 """
 import json
 import os
@@ -98,12 +100,28 @@ def said(basis):
             f"{basis['slo']}, measured at the start of this sweep ({basis['capacity_rps']:,}{iv} req/s{bound})")
 
 
+def scale(rate, factor, floor):
+    """RATE (a count, or with k or m: 20k) times FACTOR, to two significant figures, at least FLOOR."""
+    mult = {"k": 1000, "m": 1000000}.get(rate[-1:].lower(), 1)
+    digits = rate[:-1] if mult > 1 else rate
+    try:
+        value = float(digits) * mult * float(factor)
+        low = int(floor)
+    except ValueError:
+        print(f"ratebasis.py: scale: not a rate, factor and floor: {rate!r} {factor!r} {floor!r}", file=sys.stderr)
+        return 2
+    print(max(low, two_figures(value)) if value >= 1 else low)
+    return 0
+
+
 def main(argv):
     if len(argv) == 5 and argv[0] == "measure":
         return measure(*argv[1:])
     if len(argv) == 3 and argv[0] == "given":
         write(argv[1], {"given": True, "rate": argv[2]})
         return 0
+    if len(argv) == 4 and argv[0] == "scale":
+        return scale(*argv[1:])
     if len(argv) == 2 and argv[0] == "meta":
         return merge_meta(argv[1])
     print(__doc__.strip().splitlines()[-3], file=sys.stderr)

@@ -477,7 +477,63 @@ def variants_section(run_dir, w):
         if pv and pb:
             parts.append(f"and had a p99 of {pv.median:,.0f} against {pb.median:,.0f} µs{noise(pv, pb, ',.0f', ' µs')}")
         if parts:
-            facts.append(f"{lab} " + ", ".join(parts) + ".")
+            facts.append(f"{lab} " + ", ".join(parts) + "." + copied_said(of[lab]))
+    for f_ in facts:
+        w(f"- {f_}")
+    if facts:
+        w("")
+    zerocopy_sizes(run_dir, w)
+
+
+def copied_said(rows, why=True):
+    """echo-uring --zc: ' The kernel copied X% of its zero-copy sends after all' (its notifications
+    say so, IORING_NOTIF_USAGE_ZC_COPIED), with why once (why), or nothing for a row without
+    zero-copy sends."""
+    share = results.stat(rows, "zc_copied_share")
+    if not share:
+        return ""
+    return (f" The kernel copied {share.median:.0%} of its zero-copy sends after all"
+            + (" (each send's notification says; a packet delivered on this host cannot keep the sender's pages)."
+               if why else "."))
+
+
+def zerocopy_sizes(run_dir, w):
+    """bench/variants' second sweep (RUN_DIR/variants-zc/): uring and uring-zc at the request sizes
+    where zero-copy send might pay, with a sentence per size."""
+    path = os.path.join(run_dir, "variants-zc")
+    if not os.path.exists(os.path.join(path, "rows.json")):
+        return
+    rows, _ = results.load(path, shapes=True)
+    ok = [r for r in rows if r["mode"] == "rate"]
+    if not any(r["status"] == "ok" for r in ok):
+        return
+    sizes = sorted({results.shape(r)[0] for r in ok})
+    n, rate = ok[0]["connections"], ok[0]["offered_rps"]
+
+    def at(lab, size):
+        return [r for r in ok if r["label"] == lab and results.shape(r)[0] == size]
+    w(f"Zero-copy send where it might pay: uring and uring-zc again at {', '.join(size_text(z) for z in sizes)} "
+      f"requests, N = {n:,}, {rate:,} requests/s (bench/variants' VARIANT_ZC_SIZES, VARIANT_ZC_RATE):\n")
+    w("| size | server | syscalls/req | CPU µs/req | p99 µs | copied | status |")
+    w("| ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    for z in sizes:
+        for lab in ("uring", "uring-zc"):
+            rs = at(lab, z)
+            if not rs:
+                continue
+            cells = [rng(results.stat(rs, k), spec) for k, spec in
+                     (("syscalls_any", ".2f"), ("cpu_us_per_req", ".1f"), ("p99_us", ",.0f"))]
+            share = results.stat(rs, "zc_copied_share")
+            w(f"| {size_text(z)} | {lab} | " + " | ".join(cells) + f" | {f'{share.median:.0%}' if share else '–'} | "
+              f"{results.status_of(rs)} |")
+    w("")
+    facts = []
+    for z in sizes:
+        cv, cb = results.stat(at("uring-zc", z), "cpu_us_per_req"), results.stat(at("uring", z), "cpu_us_per_req")
+        if cv and cb:
+            facts.append(f"At {size_text(z)}, uring-zc used {cv.median / cb.median:.2f}x uring's CPU per request "
+                         f"({rng(cv, '.1f')} against {rng(cb, '.1f')} µs{noise(cv, cb, '.1f')})."
+                         + copied_said(at("uring-zc", z), why=False))
     for f_ in facts:
         w(f"- {f_}")
     if facts:

@@ -342,6 +342,9 @@ def build_row(a):
         sq = srv["sq_thread"]
         detail["sq_cpu_us_per_req"] = sq["cpu_us"] / req
         detail["sq_thread"] = {"cpu": sq["cpu"], "allowed": sq["allowed"]}
+    # echo-uring --zc: the share of its zero-copy sends that the kernel copied after all
+    if srv and srv.get("zc_notifs"):
+        detail["zc_copied_share"] = srv["zc_copied"] / srv["zc_notifs"]
     # Readiness checks: the server's own count (snapshots.py's window; None where the server
     # reports none, libuv, or its stats line predates the count), and the kernel's.
     if req > 0 and srv:

@@ -88,6 +88,10 @@ def window(lines):
     sa, sb = a.get("sq_thread"), b.get("sq_thread")
     if sa and sb and sa.get("cpu_us") is not None and sb.get("cpu_us") is not None:
         out["sq_thread"] = {"cpu_us": sb["cpu_us"] - sa["cpu_us"], "cpu": sb["cpu"], "allowed": sb["allowed"]}
+    # echo-uring --zc: its notifications in the window, and those that said the kernel copied
+    if "zc_notifs" in b and "zc_notifs" in a:
+        out["zc_notifs"] = b["zc_notifs"] - a["zc_notifs"]
+        out["zc_copied"] = b["zc_copied"] - a["zc_copied"]
     out["fairness"] = fairness(out["loops"])
     if b.get("syscalls"):
         out["syscalls"] = {k: b["syscalls"][k] - a["syscalls"][k] for k in b["syscalls"]}

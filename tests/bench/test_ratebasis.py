@@ -6,7 +6,9 @@
     exit 0: the sweep goes on at a stated rate rather than stop;
   - `meta` puts rate.json into meta.json as rate_basis and keeps every other key;
   - the report's first paragraph says where the rate came from: the capacity with its interval,
-    RATE= as given, or the fallback and its reason.
+    RATE= as given, or the fallback and its reason;
+  - `scale` (bench/variants' rate for its larger requests): RATE x FACTOR to two figures, at least
+    FLOOR, k and m understood; a rate that is not one is exit 2.
 
 usage: test_ratebasis.py SOURCE_DIR
 """
@@ -42,6 +44,15 @@ def main():
         got = max(1000, ratebasis.two_figures(ratebasis.FRACTION * cap))
         if got != want:
             fail(f"{ratebasis.FRACTION:.0%} of {cap:,}: {got:,}, want {want:,}")
+    for rate, want in (("20k", "2500"), ("28000", "3500"), ("1.5k", "500"), ("2m", "250000")):
+        p = subprocess.run([sys.executable, SCRIPT, "scale", rate, "0.125", "500"], capture_output=True, text=True,
+                           timeout=30)
+        if p.returncode != 0 or p.stdout.strip() != want:
+            fail(f"scale {rate} 0.125 500: exit {p.returncode}, printed {p.stdout!r}, want {want}")
+    p = subprocess.run([sys.executable, SCRIPT, "scale", "fast", "0.125", "500"], capture_output=True, text=True,
+                       timeout=30)
+    if p.returncode != 2 or "not a rate" not in p.stderr:
+        fail(f"scale of a rate that is not one: exit {p.returncode}, {p.stderr!r}")
     tmp = tempfile.mkdtemp(prefix="muxbench-ratebasis.")
     try:
         p = subprocess.run([sys.executable, SCRIPT, "measure", tmp, "p99=fast", "1", "1s"], capture_output=True,
