@@ -39,6 +39,15 @@
  *    notification, when the buffer is free again: bytes_in - bytes_out stays what the server
  *    holds. Since pinned bytes fill the buffer, no more than --buffer of a connection's bytes is
  *    ever unacknowledged: its throughput is at most --buffer per round trip.
+ *  - --bundle: each recv is a bundle (IORING_RECVSEND_BUNDLE): the kernel fills as many ring
+ *    buffers as the data waiting needs, up to the room the recv was armed for, and posts one
+ *    completion for them all, where a plain recv posts one per buffer (a ring buffer is at most a
+ *    page: a 16 KiB request is four). The completion names only the first buffer; the others are
+ *    the ring entries after it (bufs_received_bundle). Its stats' requests are completions, so
+ *    bytes_in / requests says how full a bundle was. A bundle that filled its buffers is retried
+ *    while the socket has more, past the length it was armed with: only the multishot byte limit
+ *    (6.16) keeps it within the room, so --bundle needs it (--recv-limit off is a usage error,
+ *    an older kernel unsupported).
  * Connections, admission and counts are the core's (listener_admit, conn_new, conn_close). One is
  * closed only once nothing of it is in flight (a send is awaited, a recv cancelled): a reused fd
  * number would receive the old connection's completions.
@@ -69,6 +78,9 @@ enum flag { /* in conn.loop_state; conn.eof: the peer shut down, send what is pe
 /* --zc, per connection: loop_slot the pending bytes already sent and pinned (the first ones),
  * loop_count the notifications still to come for them. */
 
+#ifndef IORING_RECVSEND_BUNDLE /* Linux 6.10; liburing 2.3 predates it */
+#define IORING_RECVSEND_BUNDLE (1u << 4)
+#endif
 #ifndef IORING_SEND_ZC_REPORT_USAGE /* Linux 6.2; liburing 2.3 predates them */
 #define IORING_SEND_ZC_REPORT_USAGE (1u << 3)
 #define IORING_NOTIF_USAGE_ZC_COPIED (1u << 31)
@@ -99,6 +111,7 @@ static const char *sq_cpu_opt; /* --sq-cpu: a CPU number, own or other; NULL: th
 static uint64_t sq_idle_ns = 1000000000u;
 static bool fixed_files; /* --fixed-files: connections are slots of the ring's file table */
 static bool zero_copy;	 /* --zc: IORING_OP_SEND_ZC */
+static bool bundle;	 /* --bundle: IORING_RECVSEND_BUNDLE */
 
 /* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one);
  * other CPU 1 if that one is CPU 0, else CPU 0 (on 2 cores, the one bench/run's loadgen is on). */
@@ -207,11 +220,15 @@ static void arm_recv(struct conn *c)
 		on_socket(sqe);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = BUFS_GROUP;
+		if (bundle)
+			sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	}
 	/* The kernel stops once the total reaches the limit, and the recv that gets there may fill a
-	 * whole buffer: so the limit leaves a buffer's room (progress() arms only with that much). */
+	 * whole buffer: so the limit leaves a buffer's room (progress() arms only with that much). A
+	 * bundle is cut at the limit itself (its length is clamped to what is left), so it may have
+	 * all the room. */
 	if (recv_limit)
-		sqe->file_index = tail_room(c) - buf_size + 1; /* optlen */
+		sqe->file_index = bundle ? tail_room(c) : tail_room(c) - buf_size + 1; /* optlen */
 	queued(sqe, c->fd, OP_TAG_RECV, OP_RECV);
 	c->loop_state = (c->loop_state & ~RECV_LIMITED) | RECV_ARMED | (recv_limit ? RECV_LIMITED : 0);
 }
@@ -345,14 +362,22 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 		STAT_ADD(requests, 1);
 		STAT_ADD(bytes_in, (uint64_t)cqe->res);
 		batch.arrivals++;
-		bufs_received(c->fd, &c->buf, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT),
-			      (uint32_t)cqe->res, !pinned(c));
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (bundle)
+			bufs_received_bundle(c->fd, &c->buf, bid, (uint32_t)cqe->res, !pinned(c));
+		else
+			bufs_received(c->fd, &c->buf, bid, (uint32_t)cqe->res, !pinned(c));
 	} else if (cqe->res == 0) {
 		c->eof = true;
 	} else if (cqe->res == -ENOBUFS) {
 		c->loop_state |= STARVED;
 		bufs_starved(c->fd);
 	} else if (cqe->res == -EINVAL && (armed & RECV_LIMITED)) {
+		if (bundle) { /* ring_need_bundle() judged by the release; the kernel says otherwise */
+			fprintf(stderr, "echo-uring: --bundle: this kernel refused the multishot recv byte "
+					"limit (EINVAL), without which a bundle overruns the room\n");
+			exit(1);
+		}
 		if (recv_limit) /* the first: the others already in flight are just re-armed */
 			fprintf(stderr, "echo-uring: this kernel has no multishot recv limit: one receive per "
 					"arm instead\n");
@@ -450,6 +475,9 @@ int main(int argc, char **argv)
 		 "with --sqpoll: how long that thread spins without work before it sleeps (1s)"},
 		{"zc", OPT_FLAG, &zero_copy, 0, 0, NULL,
 		 "zero-copy sends (IORING_OP_SEND_ZC), each held in flight until its notification"},
+		{"bundle", OPT_FLAG, &bundle, 0, 0, NULL,
+		 "recv bundles (IORING_RECVSEND_BUNDLE): one completion for as many ring buffers as "
+		 "the data fills"},
 		{"fixed-files", OPT_FLAG, &fixed_files, 0, 0, NULL,
 		 "registered files: accept straight into the ring's file table, recv and send by slot, "
 		 "the ring fd registered"},
@@ -467,6 +495,11 @@ int main(int argc, char **argv)
 	max_fds = rl.rlim_max == RLIM_INFINITY ? 1u << 20 : (size_t)rl.rlim_max;
 	if (!(conns = calloc(max_fds, sizeof *conns)))
 		fatal_errno("calloc");
+	if (bundle && (!recv_limit || recv_limit_fake)) {
+		fprintf(stderr, "echo-uring: --bundle needs --recv-limit auto: a bundle is retried while "
+				"the socket has more, past the length it was armed with (see --help)\n");
+		exit(2);
+	}
 	if (sq_cpu_opt && !sqpoll) {
 		fprintf(stderr, "echo-uring: --sq-cpu needs --sqpoll (see --help)\n");
 		exit(2);
@@ -489,14 +522,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "echo-uring: --sqpoll: no iou-sqp thread among this process's threads\n");
 		exit(1);
 	}
-	/* --fixed-files and --zc name themselves after what the ring is, alone over the default ring
-	 * (the rows uring-fixed, uring-zc): fixed, zc, fixed-zc, sqpoll-fixed, coop_taskrun-zc */
+	if (bundle)
+		ring_need_bundle();
+	if (zero_copy)
+		ring_need_send_zc();
+	/* --fixed-files, --zc and --bundle name themselves after what the ring is, alone over the
+	 * default ring (the rows uring-fixed, uring-zc, uring-bundle): fixed, zc, fixed-zc-bundle,
+	 * sqpoll-fixed, coop_taskrun-zc */
 	static char opt_variant[64];
-	if (fixed_files || zero_copy) {
-		bool plain = strcmp(cfg.variant, "defer_taskrun") == 0;
-		snprintf(opt_variant, sizeof opt_variant, "%s%s%s%s%s", plain ? "" : cfg.variant,
-			 fixed_files && !plain ? "-" : "", fixed_files ? "fixed" : "",
-			 zero_copy && (fixed_files || !plain) ? "-" : "", zero_copy ? "zc" : "");
+	if (fixed_files || zero_copy || bundle) {
+		const char *parts[] = {strcmp(cfg.variant, "defer_taskrun") == 0 ? NULL : cfg.variant,
+				       fixed_files ? "fixed" : NULL, zero_copy ? "zc" : NULL,
+				       bundle ? "bundle" : NULL};
+		size_t at = 0;
+		for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+			if (parts[i])
+				at += (size_t)snprintf(opt_variant + at, sizeof opt_variant - at, "%s%s",
+						       at ? "-" : "", parts[i]);
 		cfg.variant = opt_variant;
 	}
 	buf_size = bufs_init((uint32_t)cfg.buffer, max_fds);

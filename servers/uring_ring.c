@@ -112,6 +112,52 @@ const char *ring_init(const struct ring_sqpoll *sq)
 	setup_failed("io_uring_setup", -rc, "");
 }
 
+#ifndef IORING_FEAT_RECVSEND_BUNDLE /* Linux 6.10; liburing 2.3 predates it */
+#define IORING_FEAT_RECVSEND_BUNDLE (1u << 14)
+#endif
+
+static _Noreturn void unsupported(const char *option, const char *feature, int err)
+{
+	fprintf(stderr, "echo-uring: %s: this kernel has no %s: %s (skipped)\n", option, feature,
+		strerror(err));
+	exit(77);
+}
+
+/* The release, for what only a request could refuse. */
+static bool release_below(unsigned want_major, unsigned want_minor)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		fatal("uname", -errno);
+	return major < want_major || (major == want_major && minor < want_minor);
+}
+
+void ring_need_bundle(void)
+{
+	if (!(ring.features & IORING_FEAT_RECVSEND_BUNDLE)) /* a bundle recv would get EINVAL */
+		unsupported("--bundle", "IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)", EINVAL);
+	/* A bundle that filled its buffers is retried while the socket has more, past the length it
+	 * was armed with; only the multishot byte limit stops it at the room (uring.c). */
+	if (release_below(6, 16))
+		unsupported("--bundle", "multishot recv byte limit (Linux 6.16), which alone keeps a bundle "
+					"within the connection's room", EINVAL);
+}
+
+void ring_need_send_zc(void)
+{
+	sys_counted(SYS_IO_URING_REGISTER); /* IORING_REGISTER_PROBE */
+	struct io_uring_probe *p = io_uring_get_probe_ring(&ring);
+	if (!p)
+		fatal("io_uring_get_probe_ring", -ENOMEM);
+	bool have = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
+	io_uring_free_probe(p);
+	if (!have)
+		unsupported("--zc", "IORING_OP_SEND_ZC (Linux 6.0)", EINVAL);
+	if (release_below(6, 2)) /* every send would fail with EINVAL */
+		unsupported("--zc", "IORING_SEND_ZC_REPORT_USAGE (Linux 6.2)", EINVAL);
+}
+
 static bool ring_fd_registered; /* liburing's own calls know it from the ring; enter() from this */
 
 /* Linux 6.0 has both (sparse tables 5.19, registered ring fds 5.18): a refusal is not a missing
@@ -280,6 +326,28 @@ void bufs_received(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may
 		h->head = bid;
 	h->tail = bid;
 	h->bytes += n;
+}
+
+/* --bundle: the kernel's head in the buffer ring, as counted here: one per buffer a bundle filled.
+ * The entries from it up to the tail hold only buffers not handed back (taken by completions not
+ * yet read, or free), fewer than BUF_COUNT while a buffer is being handed back: so the tail, where
+ * it goes, is never an entry a completion still names. */
+static unsigned ring_head;
+
+void bufs_received_bundle(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move)
+{
+	unsigned mask = io_uring_buf_ring_mask(BUF_COUNT);
+	if (br->bufs[ring_head & mask].bid != bid) {
+		fprintf(stderr, "echo-uring: --bundle: a bundle began at buffer %u, the ring's head holds "
+				"%u: out of step with the kernel\n",
+			bid, br->bufs[ring_head & mask].bid);
+		exit(1);
+	}
+	while (n > 0) {
+		uint32_t len = n < buf_size ? n : buf_size;
+		bufs_received(fd, b, br->bufs[ring_head++ & mask].bid, len, may_move);
+		n -= len;
+	}
 }
 
 static void return_oldest(struct held *h)

@@ -58,6 +58,12 @@ const char *ring_init(const struct ring_sqpoll *sq);
  * fd registered, so that neither an operation nor an io_uring_enter() looks its file up in the
  * process's fd table and takes a reference on it: what io_uring saves beyond the syscalls. */
 void ring_register_files(unsigned slots);
+/* An option's kernel feature, probed once the ring is set up: exits 77 (bench/run:
+ * unsupported:kernel) naming the option, the feature and the errno a request would meet, when the
+ * kernel lacks it. --bundle: IORING_FEAT_RECVSEND_BUNDLE (6.10); --zc: IORING_OP_SEND_ZC (6.0) and
+ * its usage report (6.2, which only a send could refuse: judged by the release). */
+void ring_need_bundle(void); /* and the multishot recv byte limit (6.16): see uring.c */
+void ring_need_send_zc(void);
 /* The next free submission entry; when the queue is full, submits what is there to make room. */
 struct io_uring_sqe *ring_sqe(void);
 
@@ -83,6 +89,13 @@ void bufs_exit(void);
  * output only if may_move) and the buffer handed back; or, if fd holds some already or it does not
  * fit, held behind them. */
 void bufs_received(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move);
+/* The same for a bundle (--bundle: IORING_RECVSEND_BUNDLE): n bytes in as many ring buffers as
+ * they fill, the first bid, the others the ring entries after it. The kernel takes buffers from
+ * the ring's head in order and a completion names only the first, so this counts the head along
+ * with the kernel (every receive is a bundle then) and reads the others' ids from the entries,
+ * which no buffer handed back can have overwritten yet (uring_ring.c). Exits 1 if the entry at
+ * the head is not bid: the count and the kernel disagree, and the bytes would go astray. */
+void bufs_received_bundle(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move);
 /* As much of what fd holds as fits now, oldest first, into b (moving b's pending output only if
  * may_move); those buffers go back to the ring. */
 void bufs_take_held(int fd, struct connbuf *b, bool may_move);

@@ -51,6 +51,8 @@ CASE(fixed_files,        40,       true,     "fixed_files",
      "io_uring --fixed-files: 50 connections' lives without accept4, setsockopt or close")
 CASE(zero_copy,          40,       true,     "zero_copy",
      "io_uring --zc: 64 KiB echoes through zero-copy sends, one notification each")
+CASE(bundle,             40,       true,     "bundle",
+     "io_uring --bundle: 64 KiB echoes, more than a ring buffer per receive completion")
 CASE(loops_stats,        40,       true,     "multiloop",
      "several loops: snapshots and the final line are exact sums")
 CASE(hold_past_nofile,   40,       false,    "workers",

@@ -10,9 +10,9 @@
  * server still holds. A 1 MiB payload guarantees the server sees EOF while output is pending, and
  * the client pauses reading after its shutdown so the pending buffer is full at that moment.
  *
- * ring_dry, busy_poll_napi, sq_thread, fixed_files and zero_copy are the echo paths of one server's
- * options: io_uring's dry buffer ring, epoll's busy polling where there is no NAPI, io_uring's SQ
- * thread, registered files and zero-copy sends.
+ * ring_dry, busy_poll_napi, sq_thread, fixed_files, zero_copy and bundle are the echo paths of
+ * one server's options: io_uring's dry buffer ring, epoll's busy polling where there is no NAPI,
+ * io_uring's SQ thread, registered files, zero-copy sends and receive bundles.
  */
 #include "cases.h"
 
@@ -299,6 +299,40 @@ void case_zero_copy(const struct target *t)
 	ASSERT_EQ(notifs, sends[1] - sends[0]);
 	ASSERT_LE(copied, notifs);
 	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * 64 * KiB);
+	free(a);
+	free(b);
+	for (size_t i = 0; i < N; i++)
+		conn_close(&c[i]);
+	free(c);
+	server_stop(&s, 5000);
+}
+
+/* io_uring --bundle: each receive completion may fill several ring buffers (at most a page each).
+ * 64 KiB rounds arrive faster than a buffer at a time, so the bytes per completion ("requests":
+ * receive completions that brought data) must exceed one ring buffer's worth; a plain recv can
+ * never bring more than one. echo_round() checks every byte, which buffers read out of order
+ * (a bundle's buffers are the ring entries after its first) would have scrambled. */
+void case_bundle(const struct target *t)
+{
+	enum { N = 10, ROUNDS = 20, RING_BUF = 4096 /* uring_ring.c's largest, --buffer 16 KiB's */ };
+	struct server s;
+	server_start(&s, t, NULL);
+	struct conn *c = xcalloc(N, sizeof *c);
+	conn_open_many(c, N, s.port, 1, deadline_in(10000));
+	char *a = server_snapshot(&s);
+	for (int r = 0; r < ROUNDS; r++)
+		echo_round(c, N, 64 * KiB, 0, deadline_in(10000));
+	char *b = server_snapshot(&s);
+	if (!strstr(b, "bundle\",\"pid\""))
+		FAIL("the stats' variant does not say bundle: %s", b);
+	uint64_t in = stats_u64(b, "bytes_in") - stats_u64(a, "bytes_in");
+	uint64_t completions = stats_u64(b, "requests") - stats_u64(a, "requests");
+	note("%llu bytes in %llu receive completions: %.0f bytes each, ring buffers of %d",
+	     (unsigned long long)in, (unsigned long long)completions,
+	     (double)in / (double)completions, RING_BUF);
+	ASSERT_EQ(in, (uint64_t)ROUNDS * N * 64 * KiB);
+	ASSERT_GT(in, completions * RING_BUF);
+	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), in);
 	free(a);
 	free(b);
 	for (size_t i = 0; i < N; i++)
