@@ -482,7 +482,7 @@ def variants_section(run_dir, w):
         w(f"- {f_}")
     if facts:
         w("")
-    zerocopy_sizes(run_dir, w)
+    sized_variants(run_dir, w)
 
 
 def copied_said(rows, why=True):
@@ -497,10 +497,10 @@ def copied_said(rows, why=True):
                if why else "."))
 
 
-def zerocopy_sizes(run_dir, w):
-    """bench/variants' second sweep (RUN_DIR/variants-zc/): uring and uring-zc at the request sizes
-    where zero-copy send might pay, with a sentence per size."""
-    path = os.path.join(run_dir, "variants-zc")
+def sized_variants(run_dir, w):
+    """bench/variants' second sweep (RUN_DIR/variants-sizes/): uring-zc and uring-bundle beside uring
+    at the request sizes where they might pay, with a sentence per variant and size."""
+    path = os.path.join(run_dir, "variants-sizes")
     if not os.path.exists(os.path.join(path, "rows.json")):
         return
     rows, _ = results.load(path, shapes=True)
@@ -508,32 +508,41 @@ def zerocopy_sizes(run_dir, w):
     if not any(r["status"] == "ok" for r in ok):
         return
     sizes = sorted({results.shape(r)[0] for r in ok})
+    labs = results.labels(ok)
     n, rate = ok[0]["connections"], ok[0]["offered_rps"]
 
     def at(lab, size):
         return [r for r in ok if r["label"] == lab and results.shape(r)[0] == size]
-    w(f"Zero-copy send where it might pay: uring and uring-zc again at {', '.join(size_text(z) for z in sizes)} "
-      f"requests, N = {n:,}, {rate:,} requests/s (bench/variants' VARIANT_ZC_SIZES, VARIANT_ZC_RATE):\n")
-    w("| size | server | syscalls/req | CPU µs/req | p99 µs | copied | status |")
-    w("| ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    w(f"Where the request size matters: {', '.join(x for x in labs if x != 'uring')} again beside uring at "
+      f"{', '.join(size_text(z) for z in sizes)} requests, N = {n:,}, {rate:,} requests/s (bench/variants' "
+      f"VARIANT_SIZES, VARIANT_SIZES_RATE). A ring buffer is a page, so a plain receive brings at most 4 KiB: "
+      f"checks/req are the completions reaped per request.\n")
+    w("| size | server | syscalls/req | checks/req | CPU µs/req | p99 µs | copied | status |")
+    w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for z in sizes:
-        for lab in ("uring", "uring-zc"):
+        for lab in labs:
             rs = at(lab, z)
             if not rs:
                 continue
             cells = [rng(results.stat(rs, k), spec) for k, spec in
-                     (("syscalls_any", ".2f"), ("cpu_us_per_req", ".1f"), ("p99_us", ",.0f"))]
+                     (("syscalls_any", ".2f"), ("checks_any", ".2f"), ("cpu_us_per_req", ".1f"), ("p99_us", ",.0f"))]
             share = results.stat(rs, "zc_copied_share")
             w(f"| {size_text(z)} | {lab} | " + " | ".join(cells) + f" | {f'{share.median:.0%}' if share else '–'} | "
               f"{results.status_of(rs)} |")
     w("")
     facts = []
     for z in sizes:
-        cv, cb = results.stat(at("uring-zc", z), "cpu_us_per_req"), results.stat(at("uring", z), "cpu_us_per_req")
-        if cv and cb:
-            facts.append(f"At {size_text(z)}, uring-zc used {cv.median / cb.median:.2f}x uring's CPU per request "
-                         f"({rng(cv, '.1f')} against {rng(cb, '.1f')} µs{noise(cv, cb, '.1f')})."
-                         + copied_said(at("uring-zc", z), why=False))
+        cb, kb = results.stat(at("uring", z), "cpu_us_per_req"), results.stat(at("uring", z), "checks_any")
+        for lab in (x for x in labs if x != "uring"):
+            cv, kv = results.stat(at(lab, z), "cpu_us_per_req"), results.stat(at(lab, z), "checks_any")
+            if not (cv and cb):
+                continue
+            said = (f"At {size_text(z)}, {lab} used {cv.median / cb.median:.2f}x uring's CPU per request "
+                    f"({rng(cv, '.1f')} against {rng(cb, '.1f')} µs{noise(cv, cb, '.1f')})")
+            if lab == "uring-bundle" and kv and kb:
+                said += (f" and reaped {kv.median:.2f} completions per request against {kb.median:.2f}"
+                         f"{noise(kv, kb)}")
+            facts.append(said + "." + copied_said(at(lab, z), why=False))
     for f_ in facts:
         w(f"- {f_}")
     if facts:

@@ -15,8 +15,9 @@ committed sample's main rows, and checks:
     sentence per variant from them, and the reason for the unsupported row;
   - uring-fixed (registered files) ok, with its sentence beside uring's;
   - uring-zc (zero-copy send) ok, its notifications counted (the share the kernel copied, from 0 to
-    1, in its row and its sentence), and again at 16 KiB and 64 KiB beside uring in
-    variants-zc/, each size's rows and sentence in the report;
+    1, in its row and its sentence); uring-zc and uring-bundle (recv bundles) again at 16 KiB and
+    64 KiB beside uring in variants-sizes/, each size's rows and sentences in the report, and at
+    64 KiB the bundles reap fewer completions per request than uring's one per ring buffer;
   - uring-sqpoll's SQ thread: its CPU per request is a part of the row's, on the one CPU it is
     pinned to, and its sentence says so;
   - VARIANT_SERVERS naming a row the table lacks is bench/sweep's usage error (exit 2) before
@@ -37,7 +38,8 @@ sys.path.insert(0, os.path.join(SRC, "bench", "lib"))
 import results  # noqa: E402
 
 SERVERS = "epoll epoll-oneshot epoll2 epoll-busypoll"
-URINGS = "uring uring-fixed uring-zc uring-sqpoll"  # with liburing: registered files, zero-copy send, the SQ thread
+URINGS = "uring uring-fixed uring-zc uring-bundle uring-sqpoll"  # with liburing: registered files, zero-copy
+# send, recv bundles, the SQ thread
 
 
 def usage_error(build):
@@ -72,10 +74,11 @@ def sqpoll_checks(q, report):
         fail("uring-sqpoll's sentence does not give its SQ thread's CPU")
 
 
-def zerocopy_checks(z, tmp, report):
+def sized_checks(z, tmp, report):
     """uring-zc: every send's notification counted (the copied share is a fraction), its sentence
-    says it, and bench/variants' second sweep has uring and uring-zc at 16 KiB and 64 KiB, each
-    size with its table rows and its sentence."""
+    says it, and bench/variants' second sweep has uring, uring-zc and uring-bundle at 16 KiB and
+    64 KiB, each size with its table rows and its sentences; at 64 KiB the bundles reap fewer
+    completions per request."""
     if z["status"] != "ok":
         fail(f"uring-zc: {z['status']}")
     share = z.get("zc_copied_share")
@@ -83,19 +86,27 @@ def zerocopy_checks(z, tmp, report):
         fail(f"uring-zc's row: zc_copied_share {share}, want a share of its notifications")
     if f"The kernel copied {share:.0%} of its zero-copy sends after all" not in report:
         fail("uring-zc's sentence does not give the share the kernel copied")
-    rows, _ = results.load(os.path.join(tmp, "variants-zc"), shapes=True)
+    rows, _ = results.load(os.path.join(tmp, "variants-sizes"), shapes=True)
     got = sorted((r["label"], results.shape(r)[0], r["status"]) for r in rows)
-    want = sorted((lab, size, "ok") for lab in ("uring", "uring-zc") for size in (16384, 65536))
+    labs = ("uring", "uring-zc", "uring-bundle")
+    want = sorted((lab, size, "ok") for lab in labs for size in (16384, 65536))
     if got != want:
-        fail(f"variants-zc rows {got}, want {want}")
+        fail(f"variants-sizes rows {got}, want {want}")
     for size, name in ((16384, "16 KiB"), (65536, "64 KiB")):
-        v, b = (next(r for r in rows if r["label"] == lab and results.shape(r)[0] == size) for lab in ("uring-zc", "uring"))
-        if v.get("zc_copied_share") is None or b.get("zc_copied_share") is not None:
-            fail(f"at {name}: copied share {v.get('zc_copied_share')} for uring-zc, {b.get('zc_copied_share')} for uring")
-        if f"At {name}, uring-zc used {v['cpu_us_per_req'] / b['cpu_us_per_req']:.2f}x uring's CPU per request" not in report:
-            fail(f"the report has no sentence from the {name} rows")
-        if f"| {name} | uring-zc | {v['syscalls_per_req']:.2f} |" not in report:
-            fail(f"the zero-copy table lacks uring-zc's {name} row")
+        u, v, b = (next(r for r in rows if r["label"] == lab and results.shape(r)[0] == size) for lab in labs)
+        if v.get("zc_copied_share") is None or u.get("zc_copied_share") is not None:
+            fail(f"at {name}: copied share {v.get('zc_copied_share')} for uring-zc, {u.get('zc_copied_share')} for uring")
+        for lab, r in (("uring-zc", v), ("uring-bundle", b)):
+            if f"At {name}, {lab} used {r['cpu_us_per_req'] / u['cpu_us_per_req']:.2f}x uring's CPU per request" \
+                    not in report:
+                fail(f"the report has no sentence from {lab}'s {name} rows")
+            if f"| {name} | {lab} | {r['syscalls_per_req']:.2f} | {r['checks_per_req']:.2f} |" not in report:
+                fail(f"the sizes table lacks {lab}'s {name} row")
+        if size == 65536 and not b["checks_per_req"] < u["checks_per_req"]:
+            fail(f"at 64 KiB uring-bundle reaped {b['checks_per_req']:.2f} completions per request, uring "
+                 f"{u['checks_per_req']:.2f}: no bundles")
+        if f"reaped {b['checks_per_req']:.2f} completions per request against {u['checks_per_req']:.2f}" not in report:
+            fail(f"uring-bundle's {name} sentence does not give its completions per request")
 
 
 def main():
@@ -157,13 +168,13 @@ def main():
             if f"uring-fixed made {f['syscalls_per_req']:.2f} syscalls per request against uring's" not in report:
                 fail("uring-fixed's sentence is missing or not its row's figures")
         if "uring-zc" in by:
-            zerocopy_checks(by["uring-zc"], tmp, report)
+            sized_checks(by["uring-zc"], tmp, report)
         if "uring-sqpoll" in by:
             sqpoll_checks(by["uring-sqpoll"], report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("ok: a row per variant, the layouts' costs in the counts, busy polling unsupported on loopback, the "
-          "report's section from the rows, an unknown row refused")
+    print("ok: a row per variant, the layouts' costs in the counts, busy polling unsupported on loopback, zero-copy "
+          "send and recv bundles at three sizes, the report's section from the rows, an unknown row refused")
 
 
 if __name__ == "__main__":
