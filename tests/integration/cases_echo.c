@@ -29,6 +29,64 @@
 
 #define SIZES_CONNS 100
 
+/* The frame the option cases share: a server of t's, n connections open to it (ids from 1), and
+ * `before`, a snapshot taken once they are (when asked for). */
+struct frame {
+	struct server s;
+	struct conn *c;
+	size_t n;
+	char *before;
+};
+
+static void frame_open(struct frame *f, const struct target *t, const struct server_opts *o,
+		       size_t n, bool snapshot)
+{
+	server_start(&f->s, t, o);
+	f->c = xcalloc(n, sizeof *f->c);
+	f->n = n;
+	conn_open_many(f->c, n, f->s.port, 1, deadline_in(10000));
+	f->before = snapshot ? server_snapshot(&f->s) : NULL;
+}
+
+/* rounds echoes of size bytes on every connection, each within round_ms; then a snapshot (the
+ * caller's to free) */
+static char *frame_echo(struct frame *f, int rounds, size_t size, int round_ms)
+{
+	for (int r = 0; r < rounds; r++)
+		echo_round(f->c, f->n, size, 0, deadline_in(round_ms));
+	return server_snapshot(&f->s);
+}
+
+static void frame_close(struct frame *f)
+{
+	free(f->before);
+	for (size_t i = 0; i < f->n; i++)
+		conn_close(&f->c[i]);
+	free(f->c);
+	server_stop(&f->s, 5000);
+}
+
+/* The stats line's variant ends with what the option names (echo-uring's is the ring's kind
+ * before it where the ring is not the default: coop_taskrun-zc). */
+static void assert_variant(const char *snap, const char *suffix)
+{
+	const char *v = strstr(snap, "\"variant\":\"");
+	const char *end = v ? strchr(v + 11, '"') : NULL;
+	size_t n = strlen(suffix);
+	if (!end || (size_t)(end - (v + 11)) < n || strncmp(end - n, suffix, n) != 0)
+		FAIL("the stats line's variant does not say %s: %s", suffix, snap);
+}
+
+/* after - before of the io_uring operations of kind op */
+static uint64_t ops_between(const char *before, const char *after, const char *op)
+{
+	uint64_t n[2];
+	if (json_get_u64_in(before, "uring_ops", op, &n[0]) != JSON_OK ||
+	    json_get_u64_in(after, "uring_ops", op, &n[1]) != JSON_OK)
+		FAIL("no uring_ops.%s in the stats line: %s", op, after);
+	return n[1] - n[0];
+}
+
 void case_echo_sizes(const struct target *t)
 {
 	static const size_t sizes[] = {1, 4 * KiB, 4 * MiB};
@@ -88,13 +146,9 @@ void case_ring_dry(const struct target *t)
 	enum { N = 1000, ROUNDS = 3 };
 	static const char *const more[] = {"--buffer", "64", NULL};
 	struct server_opts o = {.more_args = more};
-	struct server s;
-	server_start(&s, t, &o);
-	struct conn *c = xcalloc(N, sizeof *c);
-	conn_open_many(c, N, s.port, 1, deadline_in(10000));
-	for (int r = 0; r < ROUNDS; r++)
-		echo_round(c, N, 4 * KiB, 0, deadline_in(30000));
-	char *snap = server_snapshot(&s);
+	struct frame f;
+	frame_open(&f, t, &o, N, false);
+	char *snap = frame_echo(&f, ROUNDS, 4 * KiB, 30000);
 	uint64_t recv = 0, accepted = stats_u64(snap, "accepted");
 	if (json_get_u64_in(snap, "uring_ops", "recv", &recv) != JSON_OK)
 		FAIL("no uring_ops.recv in the snapshot: %s", snap);
@@ -104,10 +158,7 @@ void case_ring_dry(const struct target *t)
 	ASSERT_GT(recv, 2 * accepted); /* re-armed again and again: ENOBUFS and backpressure */
 	ASSERT_EQ(stats_u64(snap, "bytes_out"), (uint64_t)ROUNDS * N * 4 * KiB);
 	free(snap);
-	for (size_t i = 0; i < N; i++)
-		conn_close(&c[i]);
-	free(c);
-	server_stop(&s, 5000);
+	frame_close(&f);
 }
 
 /* busy_poll_napi: echo-epoll --busy-poll on loopback. Busy polling needs a NAPI id on the socket,
@@ -118,13 +169,9 @@ void case_ring_dry(const struct target *t)
 void case_busy_poll_napi(const struct target *t)
 {
 	enum { N = 20, ROUNDS = 5 };
-	struct server s;
-	server_start(&s, t, NULL);
-	struct conn *c = xcalloc(N, sizeof *c);
-	conn_open_many(c, N, s.port, 1, deadline_in(10000));
-	for (int r = 0; r < ROUNDS; r++)
-		echo_round(c, N, 1 * KiB, 0, deadline_in(10000));
-	char *snap = server_snapshot(&s);
+	struct frame f;
+	frame_open(&f, t, NULL, N, false);
+	char *snap = frame_echo(&f, ROUNDS, 1 * KiB, 10000);
 	uint64_t asked = 0;
 	if (json_get_u64_in(snap, "syscalls", "getsockopt", &asked) != JSON_OK)
 		FAIL("no syscalls.getsockopt in the snapshot: %s", snap);
@@ -134,13 +181,9 @@ void case_busy_poll_napi(const struct target *t)
 	ASSERT_EQ(asked, N);
 	ASSERT_EQ(stats_u64(snap, "no_napi_conns"), N);
 	ASSERT_EQ(stats_u64(snap, "bytes_out"), (uint64_t)ROUNDS * N * KiB);
-	if (strstr(snap, "\"variant\":\"busypoll\"") == NULL)
-		FAIL("the stats line does not name the busy-poll variant: %s", snap);
+	assert_variant(snap, "busypoll");
 	free(snap);
-	for (size_t i = 0; i < N; i++)
-		conn_close(&c[i]);
-	free(c);
-	server_stop(&s, 5000);
+	frame_close(&f);
 }
 
 /* sq_thread: echo-uring --sqpoll --sq-cpu own|other. The kernel thread that polls the submission
@@ -164,14 +207,9 @@ void case_sq_thread(const struct target *t)
 				SKIP("--sq-cpu other needs a second CPU online");
 			own = own == 0 ? 1 : 0;
 		}
-	struct server s;
-	server_start(&s, t, NULL);
-	struct conn *c = xcalloc(N, sizeof *c);
-	conn_open_many(c, N, s.port, 1, deadline_in(10000));
-	char *a = server_snapshot(&s);
-	for (int r = 0; r < ROUNDS; r++)
-		echo_round(c, N, 1 * KiB, 0, deadline_in(10000));
-	char *b = server_snapshot(&s);
+	struct frame f;
+	frame_open(&f, t, NULL, N, true);
+	char *a = f.before, *b = frame_echo(&f, ROUNDS, 1 * KiB, 10000);
 	uint64_t sq[2], cpu, enter[2];
 	char *snap[2] = {a, b};
 	for (int i = 0; i < 2; i++) {
@@ -200,12 +238,8 @@ void case_sq_thread(const struct target *t)
 	ASSERT_GE(used * 5, (sq[1] - sq[0]) * 4);
 	ASSERT_LE(enter[1] - enter[0], passes);
 	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * KiB);
-	free(a);
 	free(b);
-	for (size_t i = 0; i < N; i++)
-		conn_close(&c[i]);
-	free(c);
-	server_stop(&s, 5000);
+	frame_close(&f);
 }
 
 /* io_uring --fixed-files: connections accepted straight into the ring's file table have no fd, so
@@ -230,8 +264,7 @@ void case_fixed_files(const struct target *t)
 	if (server_wait_stat(&s, "conns", 0, 10000) != 0)
 		FAIL("the server still holds connections 10 s after the clients closed them");
 	char *b = server_snapshot(&s);
-	if (!strstr(b, "fixed\",\"pid\""))
-		FAIL("the stats' variant does not say fixed: %s", b);
+	assert_variant(b, "fixed");
 	for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
 		uint64_t n[2];
 		if (json_get_u64_in(a, "syscalls", none[i], &n[0]) != JSON_OK ||
@@ -241,15 +274,12 @@ void case_fixed_files(const struct target *t)
 			FAIL("%llu %s() calls for %d connections with registered files",
 			     (unsigned long long)(n[1] - n[0]), none[i], N);
 	}
-	uint64_t closes[2];
-	if (json_get_u64_in(a, "uring_ops", "close", &closes[0]) != JSON_OK ||
-	    json_get_u64_in(b, "uring_ops", "close", &closes[1]) != JSON_OK)
-		FAIL("no uring_ops.close in the stats line: %s", b);
+	uint64_t closes = ops_between(a, b, "close");
 	note("%d connections: %llu slots closed by the ring, no accept4, setsockopt or close", N,
-	     (unsigned long long)(closes[1] - closes[0]));
+	     (unsigned long long)closes);
 	ASSERT_EQ(stats_u64(b, "accepted") - stats_u64(a, "accepted"), (uint64_t)N);
 	ASSERT_EQ(stats_u64(b, "closed") - stats_u64(a, "closed"), (uint64_t)N);
-	ASSERT_EQ(closes[1] - closes[0], (uint64_t)N);
+	ASSERT_EQ(closes, (uint64_t)N);
 	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * 4 * KiB);
 	free(a);
 	free(b);
@@ -265,46 +295,32 @@ void case_fixed_files(const struct target *t)
 void case_zero_copy(const struct target *t)
 {
 	enum { N = 10, ROUNDS = 20 };
-	struct server s;
-	server_start(&s, t, NULL);
-	struct conn *c = xcalloc(N, sizeof *c);
-	conn_open_many(c, N, s.port, 1, deadline_in(10000));
-	char *a = server_snapshot(&s);
-	for (int r = 0; r < ROUNDS; r++)
-		echo_round(c, N, 64 * KiB, 0, deadline_in(10000));
+	struct frame f;
+	frame_open(&f, t, NULL, N, true);
+	char *a = f.before, *b = frame_echo(&f, ROUNDS, 64 * KiB, 10000);
 	/* The notifications follow the peer's ACKs, a delayed one up to 200 ms after the echo */
-	char *b = NULL;
 	for (int64_t until = deadline_in(5000);;) {
-		free(b);
-		b = server_snapshot(&s);
 		uint64_t sent = 0, notified = stats_u64(b, "zc_notifs");
 		if (json_get_u64_in(b, "uring_ops", "send", &sent) != JSON_OK)
 			FAIL("no uring_ops.send in the stats line: %s", b);
 		if (notified >= sent || deadline_left(until) == 0)
 			break;
 		sleep_ms(20);
+		free(b);
+		b = server_snapshot(&f.s);
 	}
-	if (!strstr(b, "zc\",\"pid\""))
-		FAIL("the stats' variant does not say zc: %s", b);
-	uint64_t sends[2];
-	if (json_get_u64_in(a, "uring_ops", "send", &sends[0]) != JSON_OK ||
-	    json_get_u64_in(b, "uring_ops", "send", &sends[1]) != JSON_OK)
-		FAIL("no uring_ops.send in the stats line: %s", b);
+	assert_variant(b, "zc");
+	uint64_t sends = ops_between(a, b, "send");
 	uint64_t notifs = stats_u64(b, "zc_notifs") - stats_u64(a, "zc_notifs");
 	uint64_t copied = stats_u64(b, "zc_copied") - stats_u64(a, "zc_copied");
-	note("%llu zero-copy sends, %llu notifications, %llu of them copied",
-	     (unsigned long long)(sends[1] - sends[0]), (unsigned long long)notifs,
-	     (unsigned long long)copied);
-	ASSERT_GT(sends[1] - sends[0], 0);
-	ASSERT_EQ(notifs, sends[1] - sends[0]);
+	note("%llu zero-copy sends, %llu notifications, %llu of them copied", (unsigned long long)sends,
+	     (unsigned long long)notifs, (unsigned long long)copied);
+	ASSERT_GT(sends, 0);
+	ASSERT_EQ(notifs, sends);
 	ASSERT_LE(copied, notifs);
 	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), (uint64_t)ROUNDS * N * 64 * KiB);
-	free(a);
 	free(b);
-	for (size_t i = 0; i < N; i++)
-		conn_close(&c[i]);
-	free(c);
-	server_stop(&s, 5000);
+	frame_close(&f);
 }
 
 /* io_uring --bundle: each receive completion may fill several ring buffers (at most a page each).
@@ -315,16 +331,10 @@ void case_zero_copy(const struct target *t)
 void case_bundle(const struct target *t)
 {
 	enum { N = 10, ROUNDS = 20, RING_BUF = 4096 /* uring_ring.c's largest, --buffer 16 KiB's */ };
-	struct server s;
-	server_start(&s, t, NULL);
-	struct conn *c = xcalloc(N, sizeof *c);
-	conn_open_many(c, N, s.port, 1, deadline_in(10000));
-	char *a = server_snapshot(&s);
-	for (int r = 0; r < ROUNDS; r++)
-		echo_round(c, N, 64 * KiB, 0, deadline_in(10000));
-	char *b = server_snapshot(&s);
-	if (!strstr(b, "bundle\",\"pid\""))
-		FAIL("the stats' variant does not say bundle: %s", b);
+	struct frame f;
+	frame_open(&f, t, NULL, N, true);
+	char *a = f.before, *b = frame_echo(&f, ROUNDS, 64 * KiB, 10000);
+	assert_variant(b, "bundle");
 	uint64_t in = stats_u64(b, "bytes_in") - stats_u64(a, "bytes_in");
 	uint64_t completions = stats_u64(b, "requests") - stats_u64(a, "requests");
 	note("%llu bytes in %llu receive completions: %.0f bytes each, ring buffers of %d",
@@ -333,10 +343,6 @@ void case_bundle(const struct target *t)
 	ASSERT_EQ(in, (uint64_t)ROUNDS * N * 64 * KiB);
 	ASSERT_GT(in, completions * RING_BUF);
 	ASSERT_EQ(stats_u64(b, "bytes_out") - stats_u64(a, "bytes_out"), in);
-	free(a);
 	free(b);
-	for (size_t i = 0; i < N; i++)
-		conn_close(&c[i]);
-	free(c);
-	server_stop(&s, 5000);
+	frame_close(&f);
 }
