@@ -357,17 +357,26 @@ def size_text(b):
     return f"{b // 1024} KiB" if b >= 1024 and b % 1024 == 0 else f"{b} B"
 
 
-def shapes_section(run_dir, w):
-    """bench/shapes' rows (RUN_DIR/shapes/): CPU and syscalls per request against request size and
-    pipelining, at one N and the fixed rate."""
-    path = os.path.join(run_dir, "shapes")
+def rate_rows_of_shapes(run_dir, sub):
+    """RUN_DIR/SUB's fixed-rate rows of every request size and pipeline, and their sizes; None where
+    there is no such sweep or none of its rows is ok."""
+    path = os.path.join(run_dir, sub)
     if not os.path.exists(os.path.join(path, "rows.json")):
-        return
+        return None
     rows, _ = results.load(path, shapes=True)
     ok = [r for r in rows if r["mode"] == "rate"]
     if not any(r["status"] == "ok" for r in ok):
+        return None
+    return ok, sorted({results.shape(r)[0] for r in ok})
+
+
+def shapes_section(run_dir, w):
+    """bench/shapes' rows (RUN_DIR/shapes/): CPU and syscalls per request against request size and
+    pipelining, at one N and the fixed rate."""
+    got = rate_rows_of_shapes(run_dir, "shapes")
+    if not got:
         return
-    sizes = sorted({results.shape(r)[0] for r in ok})
+    ok, sizes = got
     pipes = sorted({results.shape(r)[1] for r in ok})
     n, rate = ok[0]["connections"], ok[0]["offered_rps"]
 
@@ -500,14 +509,10 @@ def copied_said(rows, why=True):
 def sized_variants(run_dir, w):
     """bench/variants' second sweep (RUN_DIR/variants-sizes/): uring-zc and uring-bundle beside uring
     at the request sizes where they might pay, with a sentence per variant and size."""
-    path = os.path.join(run_dir, "variants-sizes")
-    if not os.path.exists(os.path.join(path, "rows.json")):
+    got = rate_rows_of_shapes(run_dir, "variants-sizes")
+    if not got:
         return
-    rows, _ = results.load(path, shapes=True)
-    ok = [r for r in rows if r["mode"] == "rate"]
-    if not any(r["status"] == "ok" for r in ok):
-        return
-    sizes = sorted({results.shape(r)[0] for r in ok})
+    ok, sizes = got
     labs = results.labels(ok)
     n, rate = ok[0]["connections"], ok[0]["offered_rps"]
 
