@@ -64,7 +64,12 @@
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 
-enum op { OP_TAG_ACCEPT, OP_TAG_LISTEN, OP_TAG_RECV, OP_TAG_SEND, OP_TAG_CANCEL, OP_TAG_SIGNAL, OP_TAG_CLOSE };
+/* _OPTS, _ZC: the same operations under --zc or --bundle, told apart by their tag so that the
+ * completion goes straight to its handler: the default's path tests no option. */
+enum op {
+	OP_TAG_ACCEPT, OP_TAG_LISTEN, OP_TAG_RECV, OP_TAG_SEND, OP_TAG_CANCEL, OP_TAG_SIGNAL,
+	OP_TAG_CLOSE, OP_TAG_RECV_OPTS, OP_TAG_SEND_ZC
+};
 enum { OP_TAG_BITS = 8 }; /* user_data: the fd above them */
 
 enum flag { /* in conn.loop_state; conn.eof: the peer shut down, send what is pending, then close */
@@ -74,9 +79,11 @@ enum flag { /* in conn.loop_state; conn.eof: the peer shut down, send what is pe
 	FAILED = 1u << 3,	/* reset or error: close as soon as nothing is in flight */
 	STARVED = 1u << 4,	/* its recv ended with -ENOBUFS: re-arm when buffers return */
 	RECV_LIMITED = 1u << 5, /* the live recv was armed with the kernel's byte limit */
+	PINNED = 1u << 6,	/* --zc: notifications are to come: the pending output must not move */
 };
 /* --zc, per connection: loop_slot the pending bytes already sent and pinned (the first ones),
- * loop_count the notifications still to come for them. */
+ * loop_count the notifications still to come for them (PINNED while there are any). The flag
+ * keeps the default path's tests what they were: one mask, no count to load. */
 
 #ifndef IORING_RECVSEND_BUNDLE /* Linux 6.10; liburing 2.3 predates it */
 #define IORING_RECVSEND_BUNDLE (1u << 4)
@@ -112,6 +119,7 @@ static uint64_t sq_idle_ns = 1000000000u;
 static bool fixed_files; /* --fixed-files: connections are slots of the ring's file table */
 static bool zero_copy;	 /* --zc: IORING_OP_SEND_ZC */
 static bool bundle;	 /* --bundle: IORING_RECVSEND_BUNDLE */
+static bool opts_on;	 /* either: receives go the way that tests them (OP_TAG_RECV_OPTS) */
 
 /* --sq-cpu's CPU: own is the first this process may run on (bench/run pins the server to one);
  * other CPU 1 if that one is CPU 0, else CPU 0 (on 2 cores, the one bench/run's loadgen is on). */
@@ -192,7 +200,7 @@ static void arm_poll(int fd, enum op tag)
 /* The pending output may not move while a send reads it, nor (--zc) while the kernel holds any. */
 static bool pinned(const struct conn *c)
 {
-	return (c->loop_state & SENDING) || c->loop_count > 0;
+	return c->loop_state & (SENDING | PINNED);
 }
 
 /* Room at the tail; first compacts if it is short and the pending bytes may move. */
@@ -229,7 +237,7 @@ static void arm_recv(struct conn *c)
 	 * all the room. */
 	if (recv_limit)
 		sqe->file_index = bundle ? tail_room(c) : tail_room(c) - buf_size + 1; /* optlen */
-	queued(sqe, c->fd, OP_TAG_RECV, OP_RECV);
+	queued(sqe, c->fd, opts_on ? OP_TAG_RECV_OPTS : OP_TAG_RECV, OP_RECV);
 	c->loop_state = (c->loop_state & ~RECV_LIMITED) | RECV_ARMED | (recv_limit ? RECV_LIMITED : 0);
 }
 
@@ -238,39 +246,48 @@ static void cancel_recv(struct conn *c)
 	if (!(c->loop_state & RECV_ARMED) || (c->loop_state & CANCELING))
 		return;
 	struct io_uring_sqe *sqe = ring_sqe();
-	io_uring_prep_cancel64(sqe, (uint64_t)(uint32_t)c->fd << OP_TAG_BITS | OP_TAG_RECV, 0);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uint32_t)c->fd << OP_TAG_BITS |
+					 (opts_on ? OP_TAG_RECV_OPTS : OP_TAG_RECV), 0);
 	queued(sqe, c->fd, OP_TAG_CANCEL, OP_CANCEL);
 	c->loop_state |= CANCELING;
 }
 
-static void send_pending(struct conn *c)
+/* zc: --zc's send, of what follows the pinned bytes. The default's path (zc false, a constant
+ * where it is inlined) keeps none of it: make regress counts its instructions. */
+static inline __attribute__((always_inline)) void send_pending_as(struct conn *c, bool zc)
 {
 	struct io_uring_sqe *sqe = ring_sqe();
-	const char *from = connbuf_out(&c->buf) + c->loop_slot; /* after what is pinned (--zc) */
-	size_t n = connbuf_pending(&c->buf) - c->loop_slot;
-	if (zero_copy)
-		io_uring_prep_send_zc(sqe, c->fd, from, n, MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE);
+	if (zc)
+		io_uring_prep_send_zc(sqe, c->fd, connbuf_out(&c->buf) + c->loop_slot,
+				      connbuf_pending(&c->buf) - c->loop_slot, MSG_NOSIGNAL,
+				      IORING_SEND_ZC_REPORT_USAGE);
 	else
-		io_uring_prep_send(sqe, c->fd, from, n, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, c->fd, connbuf_out(&c->buf), connbuf_pending(&c->buf),
+				   MSG_NOSIGNAL);
 	on_socket(sqe);
-	queued(sqe, c->fd, OP_TAG_SEND, OP_SEND);
+	queued(sqe, c->fd, zc ? OP_TAG_SEND_ZC : OP_TAG_SEND, OP_SEND);
 	c->loop_state |= SENDING;
 	batch.sends++;
 }
 
-/* After each completion: start what the connection can do next, or close it once done and idle. */
-static void progress(struct conn *c)
+/* After each completion: start what the connection can do next, or close it once done and idle.
+ * zc as send_pending_as()'s: progress_plain() and progress_zc() below are the two, progress()
+ * the one the option picks. */
+static inline __attribute__((always_inline)) void progress_as(struct conn *c, bool zc)
 {
 	if (!(c->loop_state & SENDING)) {
-		bufs_take_held(c->fd, &c->buf, !pinned(c));
-		if (connbuf_pending(&c->buf) > c->loop_slot && !(c->loop_state & FAILED)) {
+		if (zc && (c->loop_state & PINNED))
+			bufs_take_held_pinned(c->fd, &c->buf);
+		else
+			bufs_take_held(c->fd, &c->buf);
+		if (connbuf_pending(&c->buf) > (zc ? c->loop_slot : 0) && !(c->loop_state & FAILED)) {
 			tail_room(c); /* compact now, if the tail is short: the send pins it from here */
-			send_pending(c);
+			send_pending_as(c, zc);
 		}
 	}
 	if ((c->loop_state & FAILED) || (c->eof && connbuf_pending(&c->buf) + bufs_held(c->fd) == 0)) {
 		cancel_recv(c);
-		if (!(c->loop_state & (RECV_ARMED | SENDING)) && c->loop_count == 0) {
+		if (!(c->loop_state & (RECV_ARMED | SENDING | PINNED))) {
 			bufs_forget(c->fd);
 			conns[c->fd] = NULL;
 			if (c->direct)
@@ -285,6 +302,24 @@ static void progress(struct conn *c)
 	if (tail_room(c) >= buf_size && bufs_held(c->fd) == 0 && !c->eof &&
 	    !(c->loop_state & (RECV_ARMED | STARVED)))
 		arm_recv(c);
+}
+
+static void progress_plain(struct conn *c)
+{
+	progress_as(c, false);
+}
+
+static void progress_zc(struct conn *c)
+{
+	progress_as(c, true);
+}
+
+static void progress(struct conn *c)
+{
+	if (zero_copy)
+		progress_zc(c);
+	else
+		progress_plain(c);
 }
 
 /* fd: a descriptor, or with --fixed-files a slot (the table has max_fds of them). */
@@ -349,7 +384,10 @@ static void on_accept(struct io_uring_cqe *cqe)
 		arm_accept();
 }
 
-static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
+/* opts: --zc or --bundle is on; false (a constant where it is inlined) is the default's path,
+ * which then keeps no test of them. */
+static inline __attribute__((always_inline)) void on_recv_as(struct conn *c, struct io_uring_cqe *cqe,
+							     bool opts)
 {
 	uint32_t armed = c->loop_state;
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -363,7 +401,7 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 		STAT_ADD(bytes_in, (uint64_t)cqe->res);
 		batch.arrivals++;
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		if (bundle)
+		if (opts && bundle)
 			bufs_received_bundle(c->fd, &c->buf, bid, (uint32_t)cqe->res, !pinned(c));
 		else
 			bufs_received(c->fd, &c->buf, bid, (uint32_t)cqe->res, !pinned(c));
@@ -373,7 +411,7 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 		c->loop_state |= STARVED;
 		bufs_starved(c->fd);
 	} else if (cqe->res == -EINVAL && (armed & RECV_LIMITED)) {
-		if (bundle) { /* ring_need_bundle() judged by the release; the kernel says otherwise */
+		if (opts && bundle) { /* ring_need_bundle() judged by the release; the kernel disagrees */
 			fprintf(stderr, "echo-uring: --bundle: this kernel refused the multishot recv byte "
 					"limit (EINVAL), without which a bundle overruns the room\n");
 			exit(1);
@@ -386,44 +424,75 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 		STAT_ADD(resets, 1);
 		c->loop_state |= FAILED;
 	}
-	progress(c);
+	if (opts)
+		progress(c);
+	else
+		progress_plain(c);
+}
+
+static void on_recv_plain(struct conn *c, struct io_uring_cqe *cqe)
+{
+	on_recv_as(c, cqe, false);
+}
+
+static void on_recv_opts(struct conn *c, struct io_uring_cqe *cqe)
+{
+	on_recv_as(c, cqe, true);
 }
 
 static void on_send(struct conn *c, struct io_uring_cqe *cqe)
 {
-	if (cqe->flags & IORING_CQE_F_NOTIF) { /* --zc: the kernel let go of one send's bytes */
+	c->loop_state &= ~SENDING;
+	if (cqe->res >= 0) {
+		STAT_ADD(bytes_out, (uint64_t)cqe->res);
+		connbuf_consume(&c->buf, (uint32_t)cqe->res); /* short or not, the next starts here */
+	} else if (!(c->loop_state & FAILED)) {
+		STAT_ADD(resets, 1); /* EPIPE, ECONNRESET: the peer left */
+		c->loop_state |= FAILED;
+	}
+	progress_plain(c);
+}
+
+/* --zc's sends: the first completion says what the socket took (IORING_CQE_F_MORE: a notification
+ * follows, even after an error), the notification that the kernel let go of those bytes. Until the
+ * last one, what was sent stays pinned and uncounted in bytes_out: it is still the server's to
+ * hold (bytes_in - bytes_out, what torture's cases read as owed), though the kernel sent it, and a
+ * delayed ACK holds it up to 200 ms. */
+static void on_send_zc(struct conn *c, struct io_uring_cqe *cqe)
+{
+	if (cqe->flags & IORING_CQE_F_NOTIF) {
 		STAT_ADD(zc_notifs, 1);
 		if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
 			STAT_ADD(zc_copied, 1);
 		if (--c->loop_count == 0) { /* of them all: only now, since consuming may reset the buffer */
+			c->loop_state &= ~PINNED;
 			STAT_ADD(bytes_out, c->loop_slot);
 			connbuf_consume(&c->buf, (uint32_t)c->loop_slot);
 			c->loop_slot = 0;
 		}
-		progress(c);
+		progress_zc(c);
 		return;
 	}
-	/* bytes_out: what left the server's buffer. With --zc that is at the notification, not here:
-	 * until then the bytes are still the server's to hold (bytes_in - bytes_out, what torture's
-	 * cases read as owed), though the kernel sent them; a delayed ACK holds them up to 200 ms. */
-	if (cqe->res >= 0 && !(cqe->flags & IORING_CQE_F_MORE) && c->loop_count == 0) {
+	/* No notification to come (none such today): bytes behind pinned ones are consumed and
+	 * counted with them, others at once */
+	if (!(cqe->flags & IORING_CQE_F_MORE) && c->loop_count == 0 && cqe->res >= 0) {
+		c->loop_state &= ~SENDING;
 		STAT_ADD(bytes_out, (uint64_t)cqe->res);
-	} else if (cqe->res < 0 && !(c->loop_state & FAILED)) {
+		connbuf_consume(&c->buf, (uint32_t)cqe->res);
+		progress_zc(c);
+		return;
+	}
+	if (cqe->res < 0 && !(c->loop_state & FAILED)) {
 		STAT_ADD(resets, 1); /* EPIPE, ECONNRESET: the peer left */
 		c->loop_state |= FAILED;
 	}
-	uint32_t sent = cqe->res > 0 ? (uint32_t)cqe->res : 0;
 	c->loop_state &= ~SENDING;
-	if (cqe->flags & IORING_CQE_F_MORE) { /* --zc: a notification follows, even after an error */
+	if (cqe->flags & IORING_CQE_F_MORE) {
 		c->loop_count++;
-		c->loop_slot += sent; /* pinned until then; the next send starts after them */
-	} else if (c->loop_count > 0) { /* behind pinned bytes (none such today: every --zc send
-					 * has a notification): consumed with them */
-		c->loop_slot += sent;
-	} else {
-		connbuf_consume(&c->buf, sent); /* short or not, the next starts here */
+		c->loop_state |= PINNED;
 	}
-	progress(c);
+	c->loop_slot += cqe->res > 0 ? (uint32_t)cqe->res : 0; /* the next send starts after them */
+	progress_zc(c);
 }
 
 /* A connection that found the ring empty may read again (bufs_rearm_starved() says which). */
@@ -440,8 +509,10 @@ static void handle(struct io_uring_cqe *cqe)
 	switch ((enum op)(ud & ((1u << OP_TAG_BITS) - 1))) {
 	case OP_TAG_ACCEPT: on_accept(cqe); break;
 	case OP_TAG_LISTEN: accept_now(); break;
-	case OP_TAG_RECV: on_recv(c, cqe); break;
+	case OP_TAG_RECV: on_recv_plain(c, cqe); break;
 	case OP_TAG_SEND: on_send(c, cqe); break;
+	case OP_TAG_RECV_OPTS: on_recv_opts(c, cqe); break;
+	case OP_TAG_SEND_ZC: on_send_zc(c, cqe); break;
 	case OP_TAG_CANCEL: break; /* the recv's own last completion says it is over */
 	case OP_TAG_CLOSE:
 		if (cqe->res < 0) { /* a slot lost for good: a bug, not a peer's doing */
@@ -522,6 +593,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "echo-uring: --sqpoll: no iou-sqp thread among this process's threads\n");
 		exit(1);
 	}
+	opts_on = zero_copy || bundle;
 	if (bundle)
 		ring_need_bundle();
 	if (zero_copy)

@@ -360,11 +360,21 @@ static void return_oldest(struct held *h)
 	buffer_return(bid);
 }
 
-void bufs_take_held(int fd, struct connbuf *b, bool may_move)
+static inline __attribute__((always_inline)) void take_held(int fd, struct connbuf *b, bool may_move)
 {
 	struct held *h = &held[fd];
 	while (h->bytes > 0 && connbuf_append(b, buf_at(h->head), buf_len[h->head], may_move))
 		return_oldest(h);
+}
+
+void bufs_take_held(int fd, struct connbuf *b)
+{
+	take_held(fd, b, true);
+}
+
+void bufs_take_held_pinned(int fd, struct connbuf *b)
+{
+	take_held(fd, b, false);
 }
 
 uint32_t bufs_held(int fd)

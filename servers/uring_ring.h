@@ -96,9 +96,10 @@ void bufs_received(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may
  * which no buffer handed back can have overwritten yet (uring_ring.c). Exits 1 if the entry at
  * the head is not bid: the count and the kernel disagree, and the bytes would go astray. */
 void bufs_received_bundle(int fd, struct connbuf *b, uint16_t bid, uint32_t n, bool may_move);
-/* As much of what fd holds as fits now, oldest first, into b (moving b's pending output only if
- * may_move); those buffers go back to the ring. */
-void bufs_take_held(int fd, struct connbuf *b, bool may_move);
+/* As much of what fd holds as fits now, oldest first, into b; those buffers go back to the ring.
+ * _pinned: without moving b's pending output (--zc: the kernel still reads it). */
+void bufs_take_held(int fd, struct connbuf *b);
+void bufs_take_held_pinned(int fd, struct connbuf *b);
 /* Bytes fd holds in ring buffers. */
 uint32_t bufs_held(int fd);
 
